@@ -1,0 +1,146 @@
+"""The time loops of the fused kernels, in eager PyTorch.
+
+Only the work that must be sequential lives here: one recurrent GEMM per step plus a handful of
+in-place pointwise ops into preallocated buffers. Everything that can be computed for all steps at
+once (input projection, gate derivatives, weight gradients) is done by the callers. The C++
+extension (``csrc/loops.cpp``) implements the same functions with the same signatures.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "coupled_forward",
+    "gru_backward",
+    "gru_forward",
+    "lstm_family_backward",
+    "lstm_forward",
+    "peephole_forward",
+]
+
+
+def _buffers(xp: Tensor, h0: Tensor):
+    L, N, _ = xp.shape
+    H = h0.shape[1]
+    new = xp.new_empty
+    return L, N, H, new(L, N, H), new(L, N, H), new(L, N, H), torch.empty_like(xp)
+
+
+def lstm_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor):
+    """xp (L, N, 4H) rows i|f|o|g -> hs, cs, tanh(cs) (L, N, H) and gate values (L, N, 4H)."""
+    L, N, H, hs, cs, tcs, acts = _buffers(xp, h0)
+    h, c = h0, c0
+    for t in range(L):
+        a = torch.addmm(xp[t], h, w_hh_t, out=acts[t])  # (N, 4H)
+        a[:, : 3 * H].sigmoid_()
+        g = a[:, 3 * H :].tanh_()
+        c = torch.mul(a[:, H : 2 * H], c, out=cs[t]).addcmul_(a[:, :H], g)  # f⊙c + i⊙g
+        tc = torch.tanh(c, out=tcs[t])
+        h = torch.mul(a[:, 2 * H : 3 * H], tc, out=hs[t])  # o⊙tanh(c)
+    return hs, cs, tcs, acts
+
+
+def peephole_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor, peep: Tensor):
+    """As lstm_forward, with a_i += p_i⊙c_{t-1}, a_f += p_f⊙c_{t-1}, a_o += p_o⊙c_t."""
+    L, N, H, hs, cs, tcs, acts = _buffers(xp, h0)
+    p_if = peep[: 2 * H].view(2, H)
+    p_o = peep[2 * H :]
+    h, c = h0, c0
+    for t in range(L):
+        a = torch.addmm(xp[t], h, w_hh_t, out=acts[t])  # (N, 4H)
+        a[:, : 2 * H].view(N, 2, H).addcmul_(p_if, c.unsqueeze(1)).sigmoid_()
+        g = a[:, 3 * H :].tanh_()
+        c = torch.mul(a[:, H : 2 * H], c, out=cs[t]).addcmul_(a[:, :H], g)
+        o = a[:, 2 * H : 3 * H].addcmul_(p_o, c).sigmoid_()
+        tc = torch.tanh(c, out=tcs[t])
+        h = torch.mul(o, tc, out=hs[t])
+    return hs, cs, tcs, acts
+
+
+def coupled_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor):
+    """xp (L, N, 3H) rows f|o|g; i = 1 - f, so c' = g + f⊙(c - g)."""
+    L, N, H, hs, cs, tcs, acts = _buffers(xp, h0)
+    h, c = h0, c0
+    for t in range(L):
+        a = torch.addmm(xp[t], h, w_hh_t, out=acts[t])  # (N, 3H)
+        a[:, : 2 * H].sigmoid_()
+        g = a[:, 2 * H :].tanh_()
+        c = torch.addcmul(g, a[:, :H], c - g, out=cs[t])
+        tc = torch.tanh(c, out=tcs[t])
+        h = torch.mul(a[:, H : 2 * H], tc, out=hs[t])
+    return hs, cs, tcs, acts
+
+
+def lstm_family_backward(
+    dhs: Tensor,
+    dcs: Tensor | None,
+    w_hh: Tensor,
+    dh_coef: Tensor,
+    o_coef: Tensor,
+    gate_coef: Tensor,
+    carry_coef: Tensor,
+    o_block: int,
+):
+    """BPTT for lstm / peephole / coupled, given per-step coefficients.
+
+    dhs (L, N, H) gradient arriving at each h_t from outside; dcs (L, N, H) or None at each c_t;
+    dh_coef: dh_t -> dc_t; o_coef: dh_t -> d a_o; gate_coef (L, N, G, H): dc_t -> d a (o block 0);
+    carry_coef: dc_t -> dc_{t-1}. Returns dA (L, N, G*H), dh0, dc0.
+    """
+    L, N, H = dhs.shape
+    G = gate_coef.shape[2]
+    dA = dhs.new_empty(L, N, G * H)
+    o_lo, o_hi = o_block * H, (o_block + 1) * H
+    dh = dhs[L - 1]
+    dc = dcs[L - 1].clone() if dcs is not None else torch.zeros_like(dh)
+    for t in range(L - 1, -1, -1):
+        if t < L - 1:
+            dh = torch.addmm(dhs[t], dA[t + 1], w_hh)  # (N, H)
+            dc = (
+                torch.addcmul(dcs[t], dc, carry_coef[t + 1])
+                if dcs is not None
+                else dc.mul_(carry_coef[t + 1])
+            )
+        dc.addcmul_(dh, dh_coef[t])
+        torch.mul(dc.unsqueeze(1), gate_coef[t], out=dA[t].view(N, G, H))
+        torch.mul(dh, o_coef[t], out=dA[t, :, o_lo:o_hi])
+    dh0 = dA[0] @ w_hh
+    dc0 = dc.mul_(carry_coef[0])
+    return dA, dh0, dc0
+
+
+def gru_forward(xp: Tensor, h0: Tensor, w_hh_t: Tensor, b_hh: Tensor | None):
+    """xp (L, N, 3H) = x W_ih^T + b_ih, rows r|z|n -> hs (L, N, H), acts r|z|n, gh_n (L, N, H)."""
+    L, N, H, hs, hn, _unused, acts = _buffers(xp, h0)
+    gh = xp.new_empty(N, 3 * H)
+    h = h0
+    for t in range(L):
+        if b_hh is None:
+            torch.mm(h, w_hh_t, out=gh)
+        else:
+            torch.addmm(b_hh, h, w_hh_t, out=gh)  # (N, 3H)
+        a = acts[t]
+        torch.add(xp[t, :, : 2 * H], gh[:, : 2 * H], out=a[:, : 2 * H]).sigmoid_()
+        hn[t].copy_(gh[:, 2 * H :])
+        n = torch.addcmul(xp[t, :, 2 * H :], a[:, :H], hn[t], out=a[:, 2 * H :]).tanh_()
+        h = torch.addcmul(n, a[:, H : 2 * H], h - n, out=hs[t])  # n + z⊙(h - n)
+    return hs, acts, hn
+
+
+def gru_backward(dhs: Tensor, w_hh: Tensor, coef: Tensor, z: Tensor):
+    """BPTT for gru. coef (L, N, 3, H): dh_t -> d gh (r|z|n rows of W_hh h + b_hh); z (L, N, H).
+
+    Returns dGH (L, N, 3H), the gradient at each h_t (L, N, H) and dh0.
+    """
+    L, N, H = dhs.shape
+    dGH = dhs.new_empty(L, N, 3 * H)
+    dH = torch.empty_like(dhs)
+    dh = dH[L - 1].copy_(dhs[L - 1])
+    for t in range(L - 1, -1, -1):
+        if t < L - 1:
+            dh = torch.addcmul(dhs[t], dh, z[t + 1], out=dH[t]).addmm_(dGH[t + 1], w_hh)
+        torch.mul(dh.unsqueeze(1), coef[t], out=dGH[t].view(N, 3, H))
+    dh0 = torch.addmm(dh * z[0], dGH[0], w_hh)
+    return dGH, dH, dh0

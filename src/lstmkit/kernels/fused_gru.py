@@ -1,0 +1,50 @@
+"""Fused GRU kernel (torch.nn.GRU's equations) with a hand-written BPTT backward.
+
+r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r⊙h_n), h' = n + z⊙(h - n), where
+x_* = x W_i*^T + b_i* (one GEMM over all steps) and h_* = h W_h*^T + b_h* (one GEMM per step).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lstmkit.kernels import _loops
+from lstmkit.kernels.fused_lstm import _prev, _project
+
+__all__ = ["GATE_SLICES", "GRUFn"]
+
+GATE_SLICES = {"gru": {"r": 0, "z": 1, "n": 2}}
+
+
+class GRUFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        # x (L, N, I), h0 (N, H); c0 is unused (GRU has no cell state) and kept for a uniform call
+        xp = _project(x, w_ih, b_ih, None)  # (L, N, 3H)
+        hs, acts, hn = _loops.gru_forward(xp, h0, w_hh.t(), b_hh)
+        ctx.save_for_backward(x, h0, w_ih, w_hh, hs, acts, hn)
+        ctx.set_materialize_grads(False)
+        ctx.mark_non_differentiable(acts)
+        return hs, acts
+
+    @staticmethod
+    def backward(ctx, dhs, _dacts):
+        x, h0, w_ih, w_hh, hs, acts, hn = ctx.saved_tensors
+        L, N, H = hs.shape
+        if dhs is None:
+            dhs = torch.zeros_like(hs)
+        r, z, n = acts.chunk(3, dim=2)  # (L, N, H) each
+        hprev = _prev(h0, hs)
+        dn_pre = (1.0 - z) * (1.0 - n * n)  # dh -> d(x_n + r⊙h_n)
+        coef = torch.stack([dn_pre * hn * r * (1.0 - r), (hprev - n) * z * (1.0 - z), dn_pre * r], 2)
+        dGH, dH, dh0 = _loops.gru_backward(dhs, w_hh, coef, z.contiguous())
+        dXP = dGH.clone()  # (L, N, 3H): r, z rows as for h; n row without the r factor
+        dXP[..., 2 * H :] = dH * dn_pre
+        need = ctx.needs_input_grad
+        dXP2, dGH2 = dXP.view(L * N, 3 * H), dGH.view(L * N, 3 * H)
+        dx = (dXP2 @ w_ih).view(L, N, -1) if need[0] else None
+        dw_ih = dXP2.t() @ x.reshape(L * N, -1) if need[3] else None
+        dw_hh = dGH2.t() @ hprev.reshape(L * N, H) if need[4] else None
+        db_ih = dXP2.sum(0) if need[5] else None
+        db_hh = dGH2.sum(0) if need[6] else None
+        return dx, dh0 if need[1] else None, None, dw_ih, dw_hh, db_ih, db_hh

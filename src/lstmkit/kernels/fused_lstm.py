@@ -1,0 +1,207 @@
+"""Fused LSTM-family kernels (lstm, peephole, coupled) with a hand-written BPTT backward.
+
+Each kernel is a ``torch.autograd.Function`` over one layer and one direction, time-major:
+
+* forward: the input projection of all steps in one GEMM, then per step one recurrent GEMM
+  (``addmm``) and in-place pointwise gate math into preallocated buffers;
+* backward: per step one GEMM for the recurrent gradient and a few pointwise ops whose
+  coefficients (gate derivatives) were computed for all steps at once, before the loop;
+  after the loop, the weight gradients and the input gradient are one GEMM each.
+
+Internally the gate rows are permuted so that the sigmoid gates are contiguous and the tanh gate
+comes last: ``i|f|o|g`` for lstm and peephole, ``f|o|g`` for coupled. ``acts`` (the gate values) are
+returned in that internal order; ``GATE_SLICES`` says where each gate lives.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from lstmkit.kernels import _loops
+
+__all__ = ["GATE_SLICES", "CoupledFn", "LSTMFn", "PeepholeFn"]
+
+# Block index (in units of H) of each gate in the internal order.
+GATE_SLICES = {
+    "lstm": {"i": 0, "f": 1, "o": 2, "g": 3},
+    "peephole": {"i": 0, "f": 1, "o": 2, "g": 3},
+    "coupled": {"f": 0, "o": 1, "g": 2},
+}
+# Permutation from torch's row order (i|f|g|o, or f|g|o for coupled) to the internal one.
+_PERM = {4: (0, 1, 3, 2), 3: (0, 2, 1)}
+
+
+def _permute_rows(w: Tensor | None, blocks: int) -> Tensor | None:
+    """Reorder the gate blocks of a (blocks*H, ...) weight or (blocks*H,) bias."""
+    if w is None:
+        return None
+    return torch.cat([w.chunk(blocks)[k] for k in _PERM[blocks]])
+
+
+def _unpermute_rows(w: Tensor, blocks: int) -> Tensor:
+    parts = w.chunk(blocks)
+    inverse = [0] * blocks
+    for pos, k in enumerate(_PERM[blocks]):
+        inverse[k] = pos
+    return torch.cat([parts[k] for k in inverse])
+
+
+def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor:
+    """x W_ih^T + b_ih + b_hh for all steps in one GEMM: (L, N, I) -> (L, N, G)."""
+    L, N, I = x.shape
+    x2 = x.reshape(L * N, I)
+    if b_ih is None and b_hh is None:
+        xp = x2 @ w_ih.t()
+    else:
+        b = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
+        xp = torch.addmm(b, x2, w_ih.t())
+    return xp.view(L, N, -1)
+
+
+def _prev(first: Tensor, seq: Tensor) -> Tensor:
+    """The state before each step: cat(first, seq[:-1]) -> (L, N, H)."""
+    return torch.cat([first.unsqueeze(0), seq[:-1]])
+
+
+def _weight_grads(dA: Tensor, x: Tensor, hprev: Tensor, w_ih: Tensor, blocks: int, need):
+    """After the loop: dx, dW_ih, dW_hh, db as single GEMMs / reductions, rows un-permuted."""
+    L, N, G = dA.shape
+    dA2 = dA.reshape(L * N, G)
+    dx = (dA2 @ w_ih).view(L, N, -1) if need[0] else None
+    dw_ih = _unpermute_rows(dA2.t() @ x.reshape(L * N, -1), blocks) if need[3] else None
+    dw_hh = _unpermute_rows(dA2.t() @ hprev.reshape(L * N, -1), blocks) if need[4] else None
+    db = _unpermute_rows(dA2.sum(0), blocks) if (need[5] or need[6]) else None
+    return dx, dw_ih, dw_hh, db
+
+
+class _LSTMFamilyFn(torch.autograd.Function):
+    """Shared forward/backward scaffolding; subclasses set the cell-specific parts."""
+
+    blocks = 4
+
+    @classmethod
+    def _forward_loop(cls, xp, h0, c0, w_hh_t, extra):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def _coefficients(cls, acts, cs, tcs, c0, extra):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def _extra_grads(cls, dA, cs, c0, extra, needed):
+        return ()
+
+    @classmethod
+    def forward(cls, ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, *extra):
+        # x (L, N, I), h0/c0 (N, H), weights in torch's row order
+        nb = cls.blocks
+        w_ih_p = _permute_rows(w_ih, nb)
+        w_hh_p = _permute_rows(w_hh, nb)
+        xp = _project(x, w_ih_p, _permute_rows(b_ih, nb), _permute_rows(b_hh, nb))  # (L, N, G)
+        hs, cs, tcs, acts = cls._forward_loop(xp, h0, c0, w_hh_p.t(), extra)
+        ctx.save_for_backward(x, h0, c0, w_ih_p, w_hh_p, hs, cs, tcs, acts, *extra)
+        ctx.set_materialize_grads(False)
+        ctx.mark_non_differentiable(acts)
+        return hs, cs, acts
+
+    @classmethod
+    def backward(cls, ctx, dhs, dcs, _dacts):
+        x, h0, c0, w_ih_p, w_hh_p, hs, cs, tcs, acts, *extra = ctx.saved_tensors
+        nb = cls.blocks
+        if dhs is None:
+            dhs = torch.zeros_like(hs)
+        dh_coef, o_coef, gate_coef, carry_coef, o_block = cls._coefficients(
+            acts, cs, tcs, c0, extra
+        )
+        dA, dh0, dc0 = _loops.lstm_family_backward(
+            dhs, dcs, w_hh_p, dh_coef, o_coef, gate_coef, carry_coef, o_block
+        )
+        need = ctx.needs_input_grad
+        dx, dw_ih, dw_hh, db = _weight_grads(dA, x, _prev(h0, hs), w_ih_p, nb, need)
+        extra_grads = cls._extra_grads(dA, cs, c0, extra, need[7:])
+        return (
+            dx,
+            dh0 if need[1] else None,
+            dc0 if need[2] else None,
+            dw_ih,
+            dw_hh,
+            db if need[5] else None,
+            db if need[6] else None,
+            *extra_grads,
+        )
+
+
+class LSTMFn(_LSTMFamilyFn):
+    """i, f, o = σ(a); g = tanh(a); c' = f⊙c + i⊙g; h' = o⊙tanh(c')."""
+
+    blocks = 4
+
+    @classmethod
+    def _forward_loop(cls, xp, h0, c0, w_hh_t, extra):
+        return _loops.lstm_forward(xp, h0, c0, w_hh_t)
+
+    @classmethod
+    def _coefficients(cls, acts, cs, tcs, c0, extra):
+        i, f, o, g = acts.chunk(4, dim=2)  # each (L, N, H)
+        cprev = _prev(c0, cs)
+        dtc = 1.0 - tcs * tcs  # tanh'(c)
+        gate_coef = torch.stack(  # (L, N, 4, H): dc -> d a_i, d a_f, (o: 0), d a_g
+            [g * i * (1.0 - i), cprev * f * (1.0 - f), torch.zeros_like(o), i * (1.0 - g * g)],
+            dim=2,
+        )
+        return o * dtc, tcs * o * (1.0 - o), gate_coef, f.contiguous(), 2
+
+
+class PeepholeFn(_LSTMFamilyFn):
+    """Peepholes: i, f see c_{t-1} and o sees c_t through diagonal weights p_i|p_f|p_o."""
+
+    blocks = 4
+
+    @classmethod
+    def _forward_loop(cls, xp, h0, c0, w_hh_t, extra):
+        return _loops.peephole_forward(xp, h0, c0, w_hh_t, extra[0])
+
+    @classmethod
+    def _coefficients(cls, acts, cs, tcs, c0, extra):
+        pi, pf, po = extra[0].chunk(3)
+        i, f, o, g = acts.chunk(4, dim=2)
+        cprev = _prev(c0, cs)
+        di, df, do = i * (1.0 - i), f * (1.0 - f), o * (1.0 - o)
+        o_coef = tcs * do  # dh -> d a_o
+        dh_coef = o * (1.0 - tcs * tcs) + o_coef * po  # dh -> dc (through tanh(c) and a_o)
+        gate_coef = torch.stack(
+            [g * di, cprev * df, torch.zeros_like(o), i * (1.0 - g * g)], dim=2
+        )
+        carry_coef = f + g * di * pi + cprev * df * pf  # dc_t -> dc_{t-1}
+        return dh_coef, o_coef, gate_coef, carry_coef, 2
+
+    @classmethod
+    def _extra_grads(cls, dA, cs, c0, extra, needed):
+        if not needed[0]:
+            return (None,)
+        H = cs.shape[-1]
+        cprev = _prev(c0, cs)
+        dpi = (dA[..., :H] * cprev).sum((0, 1))
+        dpf = (dA[..., H : 2 * H] * cprev).sum((0, 1))
+        dpo = (dA[..., 2 * H : 3 * H] * cs).sum((0, 1))
+        return (torch.cat([dpi, dpf, dpo]),)
+
+
+class CoupledFn(_LSTMFamilyFn):
+    """Coupled gates: i = 1 - f, so c' = f⊙c + (1-f)⊙g (rows f|g|o)."""
+
+    blocks = 3
+
+    @classmethod
+    def _forward_loop(cls, xp, h0, c0, w_hh_t, extra):
+        return _loops.coupled_forward(xp, h0, c0, w_hh_t)
+
+    @classmethod
+    def _coefficients(cls, acts, cs, tcs, c0, extra):
+        f, o, g = acts.chunk(3, dim=2)
+        cprev = _prev(c0, cs)
+        gate_coef = torch.stack(
+            [(cprev - g) * f * (1.0 - f), torch.zeros_like(o), (1.0 - f) * (1.0 - g * g)], dim=2
+        )
+        return o * (1.0 - tcs * tcs), tcs * o * (1.0 - o), gate_coef, f.contiguous(), 1

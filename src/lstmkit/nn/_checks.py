@@ -1,0 +1,64 @@
+"""Input validation for the recurrent modules: one clear error per user mistake."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["check_input", "check_lengths", "check_state"]
+
+
+def check_input(x: object, input_size: int, dtype: torch.dtype, batch_first: bool) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"input must be a torch.Tensor of shape (N, L, I), got {type(x).__name__}")
+    layout = "(N, L, I)" if batch_first else "(L, N, I)"
+    if x.dim() != 3:
+        raise ValueError(
+            f"input must be 3-D {layout}, got {x.dim()}-D with shape {tuple(x.shape)}"
+            + ("; add a batch dimension with x.unsqueeze(0)" if x.dim() == 2 else "")
+        )
+    if x.size(-1) != input_size:
+        raise ValueError(
+            f"input.size(-1) must be equal to input_size. Expected {input_size}, got {x.size(-1)}"
+        )
+    if not torch.is_floating_point(x):
+        raise TypeError(f"input must be a floating-point tensor ({dtype}), got {x.dtype}")
+    if x.dtype != dtype:
+        raise TypeError(
+            f"input dtype {x.dtype} does not match the parameters' dtype {dtype}; "
+            f"convert with x.to({dtype}) or the module with .to({x.dtype})"
+        )
+    if x.size(0) == 0 or x.size(1) == 0:
+        raise ValueError(f"input must have a non-empty batch and length, got {tuple(x.shape)}")
+
+
+def check_lengths(lengths: object, n: int, length: int, device: torch.device) -> Tensor:
+    """Return lengths as an int64 tensor on ``device``, after checking 1 <= lengths <= L."""
+    if isinstance(lengths, Tensor):
+        if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+            raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
+        t = lengths.to(device=device, dtype=torch.long)
+    else:
+        try:
+            t = torch.as_tensor(lengths, dtype=torch.long, device=device)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(
+                f"lengths must be a 1-D integer tensor or list, got {type(lengths).__name__}"
+            ) from e
+    if t.dim() != 1 or t.numel() != n:
+        raise ValueError(
+            f"lengths must have shape ({n},) (one length per sequence), got {tuple(t.shape)}"
+        )
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 1 or hi > length:
+        raise ValueError(f"lengths must lie in [1, {length}] (the padded length), got {lo}..{hi}")
+    return t
+
+
+def check_state(name: str, s: object, shape: tuple[int, ...], x: Tensor) -> None:
+    if not isinstance(s, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(s).__name__}")
+    if tuple(s.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(s.shape)}")
+    if s.dtype != x.dtype:
+        raise TypeError(f"{name} dtype must match the input's ({x.dtype}), got {s.dtype}")

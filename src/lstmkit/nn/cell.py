@@ -1,0 +1,71 @@
+"""``lstmkit.nn.LSTMCell``: one step of any cell type."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lstmkit.kernels.cells import get_cell
+from lstmkit.kernels.steps import STEPS
+from lstmkit.nn.params import init_layer, make_layer_params
+
+__all__ = ["LSTMCell"]
+
+
+class LSTMCell(nn.Module):
+    r"""One recurrent step: ``(h, c) = cell(x, (h, c))``.
+
+    Same equations and parameter names as ``torch.nn.LSTMCell`` / ``torch.nn.GRUCell``
+    (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``) plus the variant's own parameters.
+
+    Args:
+        input_size: I. hidden_size: H.
+        cell: ``"lstm" | "peephole" | "coupled" | "gru" | "layernorm"``.
+        bias: use ``bias_ih`` / ``bias_hh``. forget_bias: initial forget-gate bias, or None.
+
+    Inputs: x (N, I) and the carry ``(h, c)``, each (N, H) (zeros when None; gru ignores c).
+    Outputs: ``(h, c)``, each (N, H); c is None for gru.
+
+    Example::
+
+        >>> cell = LSTMCell(8, 16, cell="coupled")
+        >>> h, c = cell(torch.randn(4, 8))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        cell: str = "lstm",
+        bias: bool = True,
+        forget_bias: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.spec = get_cell(cell)
+        self.input_size, self.hidden_size, self.cell, self.bias = input_size, hidden_size, cell, bias
+        params = make_layer_params(self.spec, input_size, hidden_size, bias)
+        for n, p in params.items():
+            self.register_parameter(n, p)
+        init_layer(self.spec, params, hidden_size, forget_bias=forget_bias)
+
+    def forward(
+        self, x: Tensor, hx: tuple[Tensor, Tensor | None] | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        if not isinstance(x, Tensor) or x.dim() != 2:
+            got = f"{x.dim()}-D {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"LSTMCell expects x of shape (N, I), got {got}")
+        if x.size(1) != self.input_size:
+            raise ValueError(
+                f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                f"got {x.size(1)}"
+            )
+        if hx is None:
+            h = x.new_zeros(x.size(0), self.hidden_size)
+            c = h if self.spec.has_cell_state else None
+        else:
+            h, c = hx
+        p = {n: t for n, t in self.named_parameters(recurse=False)}
+        xp = F.linear(x, p["weight_ih"], p.get("bias_ih"))  # (N, G)
+        h, c, _ = STEPS[self.cell](xp, h, c, p)
+        return h, c

@@ -1,0 +1,271 @@
+"""``lstmkit.nn.LSTM``: a multi-layer, optionally bidirectional recurrent layer of any cell type."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lstmkit.kernels.cells import CellSpec, LayerResult, get_cell, run_fused, run_reference
+from lstmkit.kernels.native import run_native
+from lstmkit.nn._checks import check_input, check_lengths, check_state
+from lstmkit.nn.params import INITS, init_layer, layer_param_names, make_layer_params
+
+__all__ = ["BACKENDS", "LSTM"]
+
+_LAYER_RUNNERS = {"fused": run_fused, "reference": run_reference}
+BACKENDS = ("auto", "torch", "fused", "reference")
+
+State = Tensor | tuple[Tensor, Tensor | None] | None
+
+
+class LSTM(nn.Module):
+    r"""A stack of recurrent layers: LSTM and its variants, unrolled over a sequence.
+
+    For ``cell="lstm"`` each layer computes, for every step t (gate rows stacked i|f|g|o)::
+
+        i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)
+        f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)
+        g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)
+        o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)
+        c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+        h_t = o_t ⊙ tanh(c_t)
+
+    ``cell`` may also be ``"peephole"`` (i, f see c_{t-1}, o sees c_t), ``"coupled"`` (i = 1 - f),
+    ``"gru"`` (torch.nn.GRU's equations, no cell state) or ``"layernorm"`` (layer-normalised gate
+    pre-activations and cell state). Parameter names and shapes follow torch.nn.LSTM / GRU
+    (``weight_ih_l{k}[_reverse]``, ...), so ``state_dict``s load both ways with ``strict=True``.
+
+    Args:
+        input_size: I, features per step.
+        hidden_size: H, units per layer and direction.
+        num_layers: stacked layers; layer k > 0 reads layer k-1's output (D*H features).
+        cell: ``"lstm" | "peephole" | "coupled" | "gru" | "layernorm"``.
+        bidirectional: add a reverse-time direction (D = 2); outputs are concatenated.
+        dropout: dropout probability on the outputs of every layer but the last (training only).
+        batch_first: inputs and outputs are (N, L, ·) instead of (L, N, ·).
+        bias: use ``bias_ih`` / ``bias_hh``.
+        backend: ``"auto"`` (torch's fused kernels for plain lstm / gru without recording, else
+            ``"fused"``), ``"torch"`` (torch's kernels only), ``"fused"`` (lstmkit's kernels with
+            hand-written BPTT), ``"reference"`` (step by step under autograd, for checking).
+        forget_bias: initial forget-gate bias (e.g. 1.0); None keeps torch's uniform init.
+        recurrent_init: ``"uniform"`` (torch's) or ``"orthogonal"`` (each gate block of W_hh).
+
+    Inputs: ``x, hx=None, lengths=None, record=False``
+        x: (N, L, I) (or (L, N, I) when ``batch_first=False``).
+        hx: ``(h0, c0)``, each (D*num_layers, N, H); for gru ``h0`` alone. Zeros when None.
+        lengths: (N,) valid lengths of a right-padded batch; padded steps are skipped, the reverse
+            direction starts at each sequence's last valid step (as torch's packed sequences).
+        record: also return every layer's gates and states per step.
+
+    Outputs: ``output, (h_n, c_n)`` and, with ``record=True``, a dict
+        output: (N, L, D*H), zeros at padded steps. h_n, c_n: (D*num_layers, N, H); c_n is None
+        for gru. The dict maps ``"i", "f", "g", "o", "c", "h"`` (gru: ``"r", "z", "n", "h"``) to
+        tensors of shape (num_layers, D, N, L, H), time running forward for both directions.
+
+    Example::
+
+        >>> lstm = LSTM(28, 128, num_layers=2, cell="peephole", bidirectional=True)
+        >>> out, (h, c) = lstm(torch.randn(32, 28, 28))
+        >>> out.shape, h.shape
+        (torch.Size([32, 28, 256]), torch.Size([4, 32, 128]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        *,
+        cell: str = "lstm",
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        batch_first: bool = True,
+        bias: bool = True,
+        backend: str = "auto",
+        forget_bias: float | None = None,
+        recurrent_init: str = "uniform",
+    ) -> None:
+        super().__init__()
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        if recurrent_init not in INITS:
+            raise ValueError(f"recurrent_init must be one of {INITS}, got {recurrent_init!r}")
+        self.spec: CellSpec = get_cell(cell)
+        if backend == "torch" and not self.spec.torch_native:
+            raise ValueError(
+                f"backend='torch' runs only cell='lstm' or 'gru' (torch.nn.LSTM / GRU), "
+                f"not cell={cell!r}; use backend='fused' or 'auto'"
+            )
+        if forget_bias is not None and self.spec.forget_block is None:
+            raise ValueError(f"forget_bias does not apply to cell={cell!r} (it has no forget gate)")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.cell, self.bidirectional, self.dropout = cell, bidirectional, float(dropout)
+        self.batch_first, self.bias, self.backend = batch_first, bias, backend
+        self.forget_bias, self.recurrent_init = forget_bias, recurrent_init
+        self.num_directions = 2 if bidirectional else 1
+        self._layer_names: list[list[list[str | None]]] = []  # [layer][direction] -> names
+        for k in range(num_layers):
+            layer_in = input_size if k == 0 else hidden_size * self.num_directions
+            per_dir = []
+            for d in range(self.num_directions):
+                sfx = f"_l{k}" + ("_reverse" if d == 1 else "")
+                params = make_layer_params(self.spec, layer_in, hidden_size, bias, sfx)
+                for n, p in params.items():
+                    self.register_parameter(n, p)
+                init_layer(self.spec, params, hidden_size, sfx, forget_bias, recurrent_init)
+                per_dir.append(layer_param_names(self.spec, bias, sfx))
+            self._layer_names.append(per_dir)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, cell={self.cell!r}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        return s + f", backend={self.backend!r}"
+
+    def _layer_params(self, k: int, d: int) -> list[Tensor | None]:
+        return [None if n is None else getattr(self, n) for n in self._layer_names[k][d]]
+
+    def _flat_weights(self) -> list[Tensor]:
+        """torch.nn.LSTM's flat weight list: per layer and direction w_ih, w_hh[, b_ih, b_hh]."""
+        return [p for k in range(self.num_layers) for d in range(self.num_directions)
+                for p in self._layer_params(k, d)[:4] if p is not None]  # fmt: skip
+
+    def resolved_backend(self, record: bool = False) -> str:
+        """The backend that runs: ``"torch"``, ``"fused"`` or ``"reference"``."""
+        if self.backend == "auto":
+            return "torch" if self.spec.torch_native and not record else "fused"
+        if self.backend == "torch" and record:
+            raise ValueError(
+                "record=True needs lstmkit's kernels; torch's fused kernels cannot expose the "
+                "gates. Use backend='auto' or 'fused'"
+            )
+        return self.backend
+
+    def forward(
+        self,
+        x: Tensor,
+        hx: State = None,
+        lengths: Tensor | list[int] | None = None,
+        record: bool = False,
+    ):
+        w = self.weight_ih_l0
+        check_input(x, self.input_size, w.dtype, self.batch_first)
+        N, L = (x.shape[0], x.shape[1]) if self.batch_first else (x.shape[1], x.shape[0])
+        lens = None if lengths is None else check_lengths(lengths, N, L, x.device)
+        h0, c0 = self._initial_state(hx, x, N)
+        backend = self.resolved_backend(record)
+        if backend == "torch":
+            out, h_n, c_n = run_native(
+                self.cell, x, h0, c0, self._flat_weights(), bias=self.bias,
+                num_layers=self.num_layers, dropout=self.dropout, training=self.training,
+                bidirectional=self.bidirectional, batch_first=self.batch_first, lengths=lens,
+            )  # fmt: skip
+            return out, (h_n, c_n)
+        return self._forward_layers(x, h0, c0, lens, record, _LAYER_RUNNERS[backend])
+
+    def _initial_state(self, hx: State, x: Tensor, n: int) -> tuple[Tensor, Tensor | None]:
+        shape = (self.num_directions * self.num_layers, n, self.hidden_size)
+        has_c = self.spec.has_cell_state
+        if hx is None:
+            zeros = x.new_zeros(shape)
+            return zeros, (zeros if has_c else None)
+        if isinstance(hx, Tensor):
+            if has_c:
+                raise TypeError(f"cell={self.cell!r} needs hx=(h0, c0), got a single tensor")
+            h0, c0 = hx, None
+        elif isinstance(hx, tuple | list) and len(hx) == 2:
+            h0, c0 = hx
+        else:
+            raise TypeError(f"hx must be (h0, c0) or None, got {type(hx).__name__}")
+        check_state("h0", h0, shape, x)
+        if has_c:
+            check_state("c0", c0, shape, x)
+        else:
+            c0 = None
+        return h0, c0
+
+    def _forward_layers(self, x, h0, c0, lens, record, run):
+        xt = (x.transpose(0, 1) if self.batch_first else x).contiguous()  # (L, N, I)
+        L, N, _ = xt.shape
+        rev = _reverse_index(L, N, lens, x.device)  # (L, N) or None
+        mask = None if lens is None else (torch.arange(L, device=x.device)[:, None] < lens)[..., None]
+        hn, cn, recs = [], [], []
+        for k in range(self.num_layers):
+            outs, layer_rec = [], []
+            for d in range(self.num_directions):
+                idx = k * self.num_directions + d
+                inp = xt if d == 0 else _time_reverse(xt, rev)
+                r = run(self.spec, inp, h0[idx], None if c0 is None else c0[idx],
+                        self._layer_params(k, d), record)  # fmt: skip
+                hn.append(_final(r.hs, lens))
+                if r.cs is not None:
+                    cn.append(_final(r.cs, lens))
+                if d == 1:
+                    r = _reverse_result(r, rev)
+                outs.append(r.hs)
+                if record:
+                    layer_rec.append(_record(self.spec, r, mask))
+            xt = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)  # (L, N, D*H)
+            if mask is not None:
+                xt = xt * mask
+            if self.dropout and self.training and k < self.num_layers - 1:
+                xt = F.dropout(xt, self.dropout, training=True)
+            recs.append(layer_rec)
+        out = xt.transpose(0, 1) if self.batch_first else xt
+        h_n = torch.stack(hn)
+        c_n = torch.stack(cn) if self.spec.has_cell_state else None
+        if not record:
+            return out, (h_n, c_n)
+        keys = self.spec.record_keys
+        rec = {key: torch.stack([torch.stack([r[key] for r in lr]) for lr in recs]) for key in keys}
+        return out, (h_n, c_n), rec
+
+
+def _reverse_index(L: int, N: int, lens: Tensor | None, device) -> Tensor | None:
+    """Time index that reverses each sequence within its valid length (an involution)."""
+    if lens is None:
+        return None
+    t = torch.arange(L, device=device)[:, None]  # (L, 1)
+    return torch.where(t < lens, lens - 1 - t, t)  # (L, N)
+
+
+def _time_reverse(x: Tensor, rev: Tensor | None) -> Tensor:
+    if rev is None:
+        return x.flip(0)
+    return x.gather(0, rev[..., None].expand_as(x))
+
+
+def _reverse_result(r: LayerResult, rev: Tensor | None) -> LayerResult:
+    gates = None if r.gates is None else {k: _time_reverse(v, rev) for k, v in r.gates.items()}
+    cs = None if r.cs is None else _time_reverse(r.cs, rev)
+    return LayerResult(_time_reverse(r.hs, rev), cs, gates)
+
+
+def _final(seq: Tensor, lens: Tensor | None) -> Tensor:
+    """The state after each sequence's last valid step (in processing order): (N, H)."""
+    if lens is None:
+        return seq[-1]
+    return seq[lens - 1, torch.arange(seq.shape[1], device=seq.device)]
+
+
+def _record(spec: CellSpec, r: LayerResult, mask: Tensor | None) -> dict[str, Tensor]:
+    """(L, N, H) per key -> (N, L, H), zeros at padded steps."""
+    values = dict(r.gates or {})
+    values["h"] = r.hs
+    if r.cs is not None:
+        values["c"] = r.cs
+    out = {}
+    for key in spec.record_keys:
+        v = values[key] if mask is None else values[key] * mask
+        out[key] = v.transpose(0, 1)
+    return out
