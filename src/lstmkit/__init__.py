@@ -1,6 +1,7 @@
 """lstmkit: LSTM networks from the gate equations up.
 
-Submodules are imported lazily, so that ``import lstmkit.reference`` (NumPy only) never pulls in torch.
+Submodules are imported lazily, so that ``import lstmkit.reference`` (NumPy only) never
+pulls in torch.
 """
 
 from __future__ import annotations

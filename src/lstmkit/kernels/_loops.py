@@ -1,21 +1,31 @@
-"""Pick the time-loop implementation: the compiled C++ extension when it builds, else eager PyTorch."""
+"""The time loops of the fused kernels: lstmkit's C++ loops on the CPU when they build, else the
+eager-PyTorch loops of ``_loops_py`` (also used on other devices). Same signatures and results."""
 
 from __future__ import annotations
 
-from lstmkit.kernels._loops_py import (
-    coupled_forward,
-    gru_backward,
-    gru_forward,
-    lstm_family_backward,
-    lstm_forward,
-    peephole_forward,
-)
+from collections.abc import Callable
 
-__all__ = [
-    "coupled_forward",
-    "gru_backward",
-    "gru_forward",
-    "lstm_family_backward",
+import torch
+from torch import Tensor
+
+from lstmkit.kernels import _ext, _loops_py
+
+__all__ = ["get"]
+
+_NAMES = (
     "lstm_forward",
     "peephole_forward",
-]
+    "coupled_forward",
+    "lstm_backward",
+    "peephole_backward",
+    "coupled_backward",
+    "gru_forward",
+    "gru_backward",
+)
+
+
+def get(name: str, like: Tensor) -> Callable:
+    """The implementation of loop ``name`` for tensors like ``like``."""
+    if like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64) and _ext.load():
+        return getattr(torch.ops.lstmkit, name)
+    return getattr(_loops_py, name)

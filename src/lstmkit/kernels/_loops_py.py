@@ -12,11 +12,13 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "coupled_backward",
     "coupled_forward",
     "gru_backward",
     "gru_forward",
-    "lstm_family_backward",
+    "lstm_backward",
     "lstm_forward",
+    "peephole_backward",
     "peephole_forward",
 ]
 
@@ -30,7 +32,7 @@ def _buffers(xp: Tensor, h0: Tensor):
 
 def lstm_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor):
     """xp (L, N, 4H) rows i|f|o|g -> hs, cs, tanh(cs) (L, N, H) and gate values (L, N, 4H)."""
-    L, N, H, hs, cs, tcs, acts = _buffers(xp, h0)
+    L, _, H, hs, cs, tcs, acts = _buffers(xp, h0)
     h, c = h0, c0
     for t in range(L):
         a = torch.addmm(xp[t], h, w_hh_t, out=acts[t])  # (N, 4H)
@@ -61,7 +63,7 @@ def peephole_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor, peep: T
 
 def coupled_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor):
     """xp (L, N, 3H) rows f|o|g; i = 1 - f, so c' = g + f⊙(c - g)."""
-    L, N, H, hs, cs, tcs, acts = _buffers(xp, h0)
+    L, _, H, hs, cs, tcs, acts = _buffers(xp, h0)
     h, c = h0, c0
     for t in range(L):
         a = torch.addmm(xp[t], h, w_hh_t, out=acts[t])  # (N, 3H)
@@ -73,7 +75,7 @@ def coupled_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor):
     return hs, cs, tcs, acts
 
 
-def lstm_family_backward(
+def _family_backward(
     dhs: Tensor,
     dcs: Tensor | None,
     w_hh: Tensor,
@@ -129,12 +131,56 @@ def gru_forward(xp: Tensor, h0: Tensor, w_hh_t: Tensor, b_hh: Tensor | None):
     return hs, acts, hn
 
 
-def gru_backward(dhs: Tensor, w_hh: Tensor, coef: Tensor, z: Tensor):
-    """BPTT for gru. coef (L, N, 3, H): dh_t -> d gh (r|z|n rows of W_hh h + b_hh); z (L, N, H).
+def _prev(first: Tensor, seq: Tensor) -> Tensor:
+    return torch.cat([first.unsqueeze(0), seq[:-1]])  # (L, N, H): the state before each step
 
-    Returns dGH (L, N, 3H), the gradient at each h_t (L, N, H) and dh0.
+
+def lstm_backward(dhs, dcs, w_hh, acts, cs, tcs, c0):
+    """acts rows i|f|o|g. Returns dA (L, N, 4H) at the pre-activations, dh0, dc0."""
+    i, f, o, g = acts.chunk(4, dim=2)  # (L, N, H) each
+    cprev = _prev(c0, cs)
+    gate_coef = torch.stack(  # (L, N, 4, H): dc -> d a_i, d a_f, (o: 0), d a_g
+        [g * i * (1.0 - i), cprev * f * (1.0 - f), torch.zeros_like(o), i * (1.0 - g * g)], dim=2
+    )
+    dh_coef, o_coef = o * (1.0 - tcs * tcs), tcs * o * (1.0 - o)
+    return _family_backward(dhs, dcs, w_hh, dh_coef, o_coef, gate_coef, f.contiguous(), 2)
+
+
+def peephole_backward(dhs, dcs, w_hh, acts, cs, tcs, c0, peep):
+    """As lstm_backward, with the peephole paths c_{t-1} -> a_i, a_f and c_t -> a_o."""
+    pi, pf, po = peep.chunk(3)
+    i, f, o, g = acts.chunk(4, dim=2)
+    cprev = _prev(c0, cs)
+    di, df = i * (1.0 - i), f * (1.0 - f)
+    o_coef = tcs * o * (1.0 - o)  # dh -> d a_o
+    dh_coef = o * (1.0 - tcs * tcs) + o_coef * po  # dh -> dc (through tanh(c) and a_o)
+    gate_coef = torch.stack([g * di, cprev * df, torch.zeros_like(o), i * (1.0 - g * g)], dim=2)
+    carry_coef = f + g * di * pi + cprev * df * pf  # dc_t -> dc_{t-1}
+    return _family_backward(dhs, dcs, w_hh, dh_coef, o_coef, gate_coef, carry_coef, 2)
+
+
+def coupled_backward(dhs, dcs, w_hh, acts, cs, tcs, c0):
+    """acts rows f|o|g, i = 1 - f."""
+    f, o, g = acts.chunk(3, dim=2)
+    cprev = _prev(c0, cs)
+    gate_coef = torch.stack(
+        [(cprev - g) * f * (1.0 - f), torch.zeros_like(o), (1.0 - f) * (1.0 - g * g)], dim=2
+    )
+    dh_coef, o_coef = o * (1.0 - tcs * tcs), tcs * o * (1.0 - o)
+    return _family_backward(dhs, dcs, w_hh, dh_coef, o_coef, gate_coef, f.contiguous(), 1)
+
+
+def gru_backward(dhs: Tensor, w_hh: Tensor, acts: Tensor, hs: Tensor, h0: Tensor, hn: Tensor):
+    """BPTT for gru (acts r|z|n, hn = W_hn h + b_hn per step).
+
+    Returns dGH (L, N, 3H) at the recurrent pre-activations, dXn (L, N, H) at x_n, and dh0.
     """
     L, N, H = dhs.shape
+    r, z, n = acts.chunk(3, dim=2)  # (L, N, H) each
+    dn_pre = (1.0 - z) * (1.0 - n * n)  # dh -> d(x_n + r⊙h_n)
+    hprev = _prev(h0, hs)
+    coef = torch.stack([dn_pre * hn * r * (1.0 - r), (hprev - n) * z * (1.0 - z), dn_pre * r], 2)
+    z = z.contiguous()
     dGH = dhs.new_empty(L, N, 3 * H)
     dH = torch.empty_like(dhs)
     dh = dH[L - 1].copy_(dhs[L - 1])
@@ -143,4 +189,4 @@ def gru_backward(dhs: Tensor, w_hh: Tensor, coef: Tensor, z: Tensor):
             dh = torch.addcmul(dhs[t], dh, z[t + 1], out=dH[t]).addmm_(dGH[t + 1], w_hh)
         torch.mul(dh.unsqueeze(1), coef[t], out=dGH[t].view(N, 3, H))
     dh0 = torch.addmm(dh * z[0], dGH[0], w_hh)
-    return dGH, dH, dh0
+    return dGH, dH * dn_pre, dh0

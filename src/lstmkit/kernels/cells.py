@@ -1,4 +1,4 @@
-"""The registry of cell types: their parameters, gates and kernels, and one layer's run per backend."""
+"""The registry of cell types (parameters, gates, kernels) and one layer's run per backend."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ class LayerResult:
 def run_fused(
     spec: CellSpec, x: Tensor, h0: Tensor, c0: Tensor | None, params: list, record: bool
 ) -> LayerResult:
-    """One layer, one direction, time-major x (L, N, I); params = [w_ih, w_hh, b_ih, b_hh, *extras]."""
+    """One layer and direction, time-major x (L, N, I); params [w_ih, w_hh, b_ih, b_hh, *extras]."""
     if spec.has_cell_state:
         hs, cs, acts = spec.fn.apply(x, h0, c0, *params)
     else:

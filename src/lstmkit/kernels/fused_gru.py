@@ -21,7 +21,7 @@ class GRUFn(torch.autograd.Function):
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         # x (L, N, I), h0 (N, H); c0 is unused (GRU has no cell state) and kept for a uniform call
         xp = _project(x, w_ih, b_ih, None)  # (L, N, 3H)
-        hs, acts, hn = _loops.gru_forward(xp, h0, w_hh.t(), b_hh)
+        hs, acts, hn = _loops.get("gru_forward", x)(xp, h0, w_hh.t(), b_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, hs, acts, hn)
         ctx.set_materialize_grads(False)
         ctx.mark_non_differentiable(acts)
@@ -33,13 +33,10 @@ class GRUFn(torch.autograd.Function):
         L, N, H = hs.shape
         if dhs is None:
             dhs = torch.zeros_like(hs)
-        r, z, n = acts.chunk(3, dim=2)  # (L, N, H) each
+        dGH, dXn, dh0 = _loops.get("gru_backward", x)(dhs.contiguous(), w_hh, acts, hs, h0, hn)
+        dXP = dGH.clone()  # (L, N, 3H): r, z rows as for the recurrent part; n row without r
+        dXP[..., 2 * H :] = dXn
         hprev = _prev(h0, hs)
-        dn_pre = (1.0 - z) * (1.0 - n * n)  # dh -> d(x_n + r⊙h_n)
-        coef = torch.stack([dn_pre * hn * r * (1.0 - r), (hprev - n) * z * (1.0 - z), dn_pre * r], 2)
-        dGH, dH, dh0 = _loops.gru_backward(dhs, w_hh, coef, z.contiguous())
-        dXP = dGH.clone()  # (L, N, 3H): r, z rows as for h; n row without the r factor
-        dXP[..., 2 * H :] = dH * dn_pre
         need = ctx.needs_input_grad
         dXP2, dGH2 = dXP.view(L * N, 3 * H), dGH.view(L * N, 3 * H)
         dx = (dXP2 @ w_ih).view(L, N, -1) if need[0] else None

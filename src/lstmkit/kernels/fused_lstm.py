@@ -76,30 +76,20 @@ def _weight_grads(dA: Tensor, x: Tensor, hprev: Tensor, w_ih: Tensor, blocks: in
 
 
 class _LSTMFamilyFn(torch.autograd.Function):
-    """Shared forward/backward scaffolding; subclasses set the cell-specific parts."""
+    """Shared forward/backward of the LSTM-family kernels; subclasses name their loops."""
 
     blocks = 4
-
-    @classmethod
-    def _forward_loop(cls, xp, h0, c0, w_hh_t, extra):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @classmethod
-    def _coefficients(cls, acts, cs, tcs, c0, extra):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @classmethod
-    def _extra_grads(cls, dA, cs, c0, extra, needed):
-        return ()
+    loop = "lstm"  # _loops.get(f"{loop}_forward" / f"{loop}_backward")
 
     @classmethod
     def forward(cls, ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, *extra):
-        # x (L, N, I), h0/c0 (N, H), weights in torch's row order
+        # x (L, N, I), h0/c0 (N, H), weights in torch's row order; extra = (peephole weights,)
         nb = cls.blocks
         w_ih_p = _permute_rows(w_ih, nb)
         w_hh_p = _permute_rows(w_hh, nb)
         xp = _project(x, w_ih_p, _permute_rows(b_ih, nb), _permute_rows(b_hh, nb))  # (L, N, G)
-        hs, cs, tcs, acts = cls._forward_loop(xp, h0, c0, w_hh_p.t(), extra)
+        fwd = _loops.get(f"{cls.loop}_forward", x)
+        hs, cs, tcs, acts = fwd(xp, h0, c0, w_hh_p.t(), *extra)
         ctx.save_for_backward(x, h0, c0, w_ih_p, w_hh_p, hs, cs, tcs, acts, *extra)
         ctx.set_materialize_grads(False)
         ctx.mark_non_differentiable(acts)
@@ -108,18 +98,13 @@ class _LSTMFamilyFn(torch.autograd.Function):
     @classmethod
     def backward(cls, ctx, dhs, dcs, _dacts):
         x, h0, c0, w_ih_p, w_hh_p, hs, cs, tcs, acts, *extra = ctx.saved_tensors
-        nb = cls.blocks
         if dhs is None:
             dhs = torch.zeros_like(hs)
-        dh_coef, o_coef, gate_coef, carry_coef, o_block = cls._coefficients(
-            acts, cs, tcs, c0, extra
-        )
-        dA, dh0, dc0 = _loops.lstm_family_backward(
-            dhs, dcs, w_hh_p, dh_coef, o_coef, gate_coef, carry_coef, o_block
-        )
+        bwd = _loops.get(f"{cls.loop}_backward", x)
+        dA, dh0, dc0 = bwd(dhs.contiguous(), dcs, w_hh_p, acts, cs, tcs, c0, *extra)
         need = ctx.needs_input_grad
-        dx, dw_ih, dw_hh, db = _weight_grads(dA, x, _prev(h0, hs), w_ih_p, nb, need)
-        extra_grads = cls._extra_grads(dA, cs, c0, extra, need[7:])
+        dx, dw_ih, dw_hh, db = _weight_grads(dA, x, _prev(h0, hs), w_ih_p, cls.blocks, need)
+        extra_grads = cls._extra_grads(dA, cs, c0, need[7:])
         return (
             dx,
             dh0 if need[1] else None,
@@ -131,53 +116,24 @@ class _LSTMFamilyFn(torch.autograd.Function):
             *extra_grads,
         )
 
+    @classmethod
+    def _extra_grads(cls, dA: Tensor, cs: Tensor, c0: Tensor, needed) -> tuple:
+        return ()
+
 
 class LSTMFn(_LSTMFamilyFn):
     """i, f, o = σ(a); g = tanh(a); c' = f⊙c + i⊙g; h' = o⊙tanh(c')."""
 
-    blocks = 4
-
-    @classmethod
-    def _forward_loop(cls, xp, h0, c0, w_hh_t, extra):
-        return _loops.lstm_forward(xp, h0, c0, w_hh_t)
-
-    @classmethod
-    def _coefficients(cls, acts, cs, tcs, c0, extra):
-        i, f, o, g = acts.chunk(4, dim=2)  # each (L, N, H)
-        cprev = _prev(c0, cs)
-        dtc = 1.0 - tcs * tcs  # tanh'(c)
-        gate_coef = torch.stack(  # (L, N, 4, H): dc -> d a_i, d a_f, (o: 0), d a_g
-            [g * i * (1.0 - i), cprev * f * (1.0 - f), torch.zeros_like(o), i * (1.0 - g * g)],
-            dim=2,
-        )
-        return o * dtc, tcs * o * (1.0 - o), gate_coef, f.contiguous(), 2
+    blocks, loop = 4, "lstm"
 
 
 class PeepholeFn(_LSTMFamilyFn):
     """Peepholes: i, f see c_{t-1} and o sees c_t through diagonal weights p_i|p_f|p_o."""
 
-    blocks = 4
+    blocks, loop = 4, "peephole"
 
     @classmethod
-    def _forward_loop(cls, xp, h0, c0, w_hh_t, extra):
-        return _loops.peephole_forward(xp, h0, c0, w_hh_t, extra[0])
-
-    @classmethod
-    def _coefficients(cls, acts, cs, tcs, c0, extra):
-        pi, pf, po = extra[0].chunk(3)
-        i, f, o, g = acts.chunk(4, dim=2)
-        cprev = _prev(c0, cs)
-        di, df, do = i * (1.0 - i), f * (1.0 - f), o * (1.0 - o)
-        o_coef = tcs * do  # dh -> d a_o
-        dh_coef = o * (1.0 - tcs * tcs) + o_coef * po  # dh -> dc (through tanh(c) and a_o)
-        gate_coef = torch.stack(
-            [g * di, cprev * df, torch.zeros_like(o), i * (1.0 - g * g)], dim=2
-        )
-        carry_coef = f + g * di * pi + cprev * df * pf  # dc_t -> dc_{t-1}
-        return dh_coef, o_coef, gate_coef, carry_coef, 2
-
-    @classmethod
-    def _extra_grads(cls, dA, cs, c0, extra, needed):
+    def _extra_grads(cls, dA, cs, c0, needed):
         if not needed[0]:
             return (None,)
         H = cs.shape[-1]
@@ -191,17 +147,4 @@ class PeepholeFn(_LSTMFamilyFn):
 class CoupledFn(_LSTMFamilyFn):
     """Coupled gates: i = 1 - f, so c' = f⊙c + (1-f)⊙g (rows f|g|o)."""
 
-    blocks = 3
-
-    @classmethod
-    def _forward_loop(cls, xp, h0, c0, w_hh_t, extra):
-        return _loops.coupled_forward(xp, h0, c0, w_hh_t)
-
-    @classmethod
-    def _coefficients(cls, acts, cs, tcs, c0, extra):
-        f, o, g = acts.chunk(3, dim=2)
-        cprev = _prev(c0, cs)
-        gate_coef = torch.stack(
-            [(cprev - g) * f * (1.0 - f), torch.zeros_like(o), (1.0 - f) * (1.0 - g * g)], dim=2
-        )
-        return o * (1.0 - tcs * tcs), tcs * o * (1.0 - o), gate_coef, f.contiguous(), 1
+    blocks, loop = 3, "coupled"

@@ -6,8 +6,7 @@ for plain lstm / gru cells when no recording is asked for, so it costs what torc
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, _VF
+from torch import _VF, Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 __all__ = ["run_native"]
@@ -32,7 +31,9 @@ def run_native(
     fn = _VF.lstm if cell == "lstm" else _VF.gru
     hx = (h0, c0) if cell == "lstm" else h0
     if lengths is None:
-        out = fn(x, hx, flat_weights, bias, num_layers, dropout, training, bidirectional, batch_first)
+        out = fn(
+            x, hx, flat_weights, bias, num_layers, dropout, training, bidirectional, batch_first
+        )
         return out[0], out[1], (out[2] if cell == "lstm" else None)
     total = x.shape[1] if batch_first else x.shape[0]
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=batch_first, enforce_sorted=False)
@@ -50,4 +51,3 @@ def run_native(
     h_n = out[1].index_select(1, back)
     c_n = out[2].index_select(1, back) if cell == "lstm" else None
     return output, h_n, c_n
-

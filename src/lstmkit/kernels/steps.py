@@ -8,7 +8,6 @@ layer's parameters, and returns ``(h, c, gates)`` where ``gates`` maps a gate na
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 

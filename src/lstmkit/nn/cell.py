@@ -43,7 +43,12 @@ class LSTMCell(nn.Module):
     ) -> None:
         super().__init__()
         self.spec = get_cell(cell)
-        self.input_size, self.hidden_size, self.cell, self.bias = input_size, hidden_size, cell, bias
+        self.input_size, self.hidden_size, self.cell, self.bias = (
+            input_size,
+            hidden_size,
+            cell,
+            bias,
+        )
         params = make_layer_params(self.spec, input_size, hidden_size, bias)
         for n, p in params.items():
             self.register_parameter(n, p)

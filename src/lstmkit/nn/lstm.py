@@ -125,7 +125,8 @@ class LSTM(nn.Module):
             self._layer_names.append(per_dir)
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, cell={self.cell!r}"
+        s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
+        s += f", cell={self.cell!r}"
         if self.bidirectional:
             s += ", bidirectional=True"
         if self.dropout:
@@ -198,7 +199,9 @@ class LSTM(nn.Module):
         xt = (x.transpose(0, 1) if self.batch_first else x).contiguous()  # (L, N, I)
         L, N, _ = xt.shape
         rev = _reverse_index(L, N, lens, x.device)  # (L, N) or None
-        mask = None if lens is None else (torch.arange(L, device=x.device)[:, None] < lens)[..., None]
+        mask = (
+            None if lens is None else (torch.arange(L, device=x.device)[:, None] < lens)[..., None]
+        )
         hn, cn, recs = [], [], []
         for k in range(self.num_layers):
             outs, layer_rec = [], []
