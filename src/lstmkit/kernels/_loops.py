@@ -21,6 +21,8 @@ _NAMES = (
     "coupled_backward",
     "gru_forward",
     "gru_backward",
+    "layernorm_forward",
+    "layernorm_backward",
 )
 
 

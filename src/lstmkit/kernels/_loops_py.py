@@ -11,11 +11,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lstmkit.kernels.steps import LN_EPS
+
 __all__ = [
     "coupled_backward",
     "coupled_forward",
     "gru_backward",
     "gru_forward",
+    "layernorm_backward",
+    "layernorm_forward",
     "lstm_backward",
     "lstm_forward",
     "peephole_backward",
@@ -190,3 +194,64 @@ def gru_backward(dhs: Tensor, w_hh: Tensor, acts: Tensor, hs: Tensor, h0: Tensor
         torch.mul(dh.unsqueeze(1), coef[t], out=dGH[t].view(N, 3, H))
     dh0 = torch.addmm(dh * z[0], dGH[0], w_hh)
     return dGH, dH * dn_pre, dh0
+
+
+def _ln_backward(dy: Tensor, xhat: Tensor, rstd: Tensor) -> Tensor:
+    """Gradient through (v - mean) * rstd over the last dimension, given dy at xhat."""
+    mean_dy = dy.mean(-1, keepdim=True)
+    mean_dyx = (dy * xhat).mean(-1, keepdim=True)
+    return rstd * (dy - mean_dy - xhat * mean_dyx)
+
+
+def layernorm_forward(xp, h0, c0, w_hh_t, gw, gb, cw, cb):
+    """xp (L, N, 4H) rows i|f|o|g; gw, gb (4H) per-gate LN gains/shifts; cw, cb (H) for c_t.
+
+    Returns hs, cs, tanh(LN(c)⊙γ_c + β_c), the normalised gates xhat (L, N, 4, H) with rstd
+    (L, N, 4, 1), the normalised cell state chat (L, N, H) with crstd (L, N, 1), and the gates.
+    """
+    L, N, H, hs, cs, tus, acts = _buffers(xp, h0)
+    new = xp.new_empty
+    xhat, rstd, chat, crstd = new(L, N, 4, H), new(L, N, 4, 1), new(L, N, H), new(L, N, 1)
+    gw, gb = gw.view(4, H), gb.view(4, H)
+    h, c = h0, c0
+    for t in range(L):
+        a = torch.addmm(xp[t], h, w_hh_t)  # (N, 4H)
+        xh, _, rs = torch.native_layer_norm(a.view(N, 4, H), [H], None, None, LN_EPS)
+        xhat[t], rstd[t] = xh, rs
+        act = torch.addcmul(gb, xh, gw, out=acts[t].view(N, 4, H)).view(N, 4 * H)
+        act[:, : 3 * H].sigmoid_()
+        g = act[:, 3 * H :].tanh_()
+        c = torch.mul(act[:, H : 2 * H], c, out=cs[t]).addcmul_(act[:, :H], g)
+        ch, _, crs = torch.native_layer_norm(c, [H], None, None, LN_EPS)
+        chat[t], crstd[t] = ch, crs
+        tu = torch.addcmul(cb, ch, cw, out=tus[t]).tanh_()
+        h = torch.mul(act[:, 2 * H : 3 * H], tu, out=hs[t])
+    return hs, cs, tus, xhat, rstd, chat, crstd, acts
+
+
+def layernorm_backward(dhs, dcs, w_hh, acts, cs, tus, xhat, rstd, chat, crstd, c0, gw, cw):
+    """Returns dA (L, N, 4H) at the pre-LN sum, dAH (L, N, 4H) at the normalised-and-scaled
+    gates (for γ, β), dH (L, N, H) the total gradient at each h_t, dh0 and dc0."""
+    L, N, H = dhs.shape
+    i, f, o, g = acts.chunk(4, dim=2)  # (L, N, H) each
+    cprev = _prev(c0, cs)
+    gw = gw.view(4, H)
+    o_coef = tus * o * (1.0 - o)  # dh -> d â_o
+    u_coef = o * (1.0 - tus * tus) * cw  # dh -> d chat
+    gate_coef = torch.stack(  # dc -> d â (i, f, o=0, g)
+        [g * i * (1.0 - i), cprev * f * (1.0 - f), torch.zeros_like(o), i * (1.0 - g * g)], 2
+    )
+    dA, dAH, dH = dhs.new_empty(L, N, 4 * H), dhs.new_empty(L, N, 4, H), torch.empty_like(dhs)
+    dh = dhs[L - 1]
+    dc = dcs[L - 1].clone() if dcs is not None else torch.zeros_like(dh)
+    f = f.contiguous()
+    for t in range(L - 1, -1, -1):
+        if t < L - 1:
+            dh = torch.addmm(dhs[t], dA[t + 1], w_hh)
+            dc = dc * f[t + 1] if dcs is None else torch.addcmul(dcs[t], dc, f[t + 1])
+        dH[t] = dh
+        dc = dc + _ln_backward(dh * u_coef[t], chat[t], crstd[t])
+        dah = torch.mul(dc.unsqueeze(1), gate_coef[t], out=dAH[t])
+        torch.mul(dh, o_coef[t], out=dah[:, 2])
+        dA[t] = _ln_backward(dah * gw, xhat[t], rstd[t]).view(N, 4 * H)
+    return dA, dAH.view(L, N, 4 * H), dH, dA[0] @ w_hh, dc * f[0]

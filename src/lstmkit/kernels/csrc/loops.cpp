@@ -364,6 +364,161 @@ std::tuple<Tensor, Tensor, Tensor> gru_backward(const Tensor& dhs_, const Tensor
   return {dGH, dXn, dh0};
 }
 
+
+// ---------------------------------------------------------------- layernorm rows
+// Layer norm of v over n units: xhat = (v - mean) * rstd; returns rstd.
+template <typename T>
+T ln_row(int64_t n, const T* __restrict__ v, T* __restrict__ xhat, T eps) noexcept {
+  T mean = 0, var = 0;
+  for (int64_t j = 0; j < n; ++j) mean += v[j];
+  mean /= T(n);
+  for (int64_t j = 0; j < n; ++j) var += (v[j] - mean) * (v[j] - mean);
+  const T rstd = T(1) / std::sqrt(var / T(n) + eps);
+  for (int64_t j = 0; j < n; ++j) xhat[j] = (v[j] - mean) * rstd;
+  return rstd;
+}
+
+// Gradient through xhat = (v - mean) * rstd: dv = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
+template <typename T>
+void ln_row_backward(int64_t n, const T* __restrict__ dy, const T* __restrict__ xhat, T rstd,
+                     T* __restrict__ dv) noexcept {
+  T m1 = 0, m2 = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    m1 += dy[j];
+    m2 += dy[j] * xhat[j];
+  }
+  m1 /= T(n);
+  m2 /= T(n);
+  for (int64_t j = 0; j < n; ++j) dv[j] = rstd * (dy[j] - m1 - xhat[j] * m2);
+}
+
+// Forward of one row: a (4H) holds h W_hh^T on entry and the gate values i|f|o|g on exit.
+template <typename T>
+void ln_row_forward(int64_t H, T* __restrict__ a, const T* __restrict__ x, const T* __restrict__ gw,
+                    const T* __restrict__ gb, const T* __restrict__ cw, const T* __restrict__ cb,
+                    const T* __restrict__ cp, T* __restrict__ c, T* __restrict__ tu,
+                    T* __restrict__ h, T* __restrict__ xhat, T* __restrict__ rstd,
+                    T* __restrict__ chat, T* __restrict__ crstd, T eps) noexcept {
+  for (int64_t j = 0; j < 4 * H; ++j) a[j] += x[j];
+  for (int64_t k = 0; k < 4; ++k) rstd[k] = ln_row(H, a + k * H, xhat + k * H, eps);
+  for (int64_t j = 0; j < 3 * H; ++j) a[j] = sigm(xhat[j] * gw[j] + gb[j]);
+  for (int64_t j = 3 * H; j < 4 * H; ++j) a[j] = tanh_(xhat[j] * gw[j] + gb[j]);
+  const T* __restrict__ i = a;
+  const T* __restrict__ f = a + H;
+  const T* __restrict__ o = a + 2 * H;
+  const T* __restrict__ g = a + 3 * H;
+  for (int64_t j = 0; j < H; ++j) c[j] = f[j] * cp[j] + i[j] * g[j];
+  crstd[0] = ln_row(H, c, chat, eps);
+  for (int64_t j = 0; j < H; ++j) {
+    tu[j] = tanh_(chat[j] * cw[j] + cb[j]);
+    h[j] = o[j] * tu[j];
+  }
+}
+
+// Backward of one row. scratch: 5H values. dc: carry dL/dc_t in, dL/dc_{t-1} out.
+template <typename T>
+void ln_row_bwd(int64_t H, const T* __restrict__ a, const T* __restrict__ cp,
+                const T* __restrict__ tu, const T* __restrict__ xhat, const T* __restrict__ rstd,
+                const T* __restrict__ chat, T crstd, const T* __restrict__ gw,
+                const T* __restrict__ cw, const T* __restrict__ dh, const T* __restrict__ dcs,
+                T* __restrict__ dc, T* __restrict__ dah, T* __restrict__ dA,
+                T* __restrict__ scratch) noexcept {
+  const T* __restrict__ i = a;
+  const T* __restrict__ f = a + H;
+  const T* __restrict__ o = a + 2 * H;
+  const T* __restrict__ g = a + 3 * H;
+  T* __restrict__ dchat = scratch;
+  T* __restrict__ dcn = scratch + H;
+  T* __restrict__ dy = scratch + 2 * H;  // 3H are left, the gate loop below uses H at a time
+  for (int64_t j = 0; j < H; ++j) dchat[j] = dh[j] * o[j] * (T(1) - tu[j] * tu[j]) * cw[j];
+  ln_row_backward(H, dchat, chat, crstd, dcn);
+  for (int64_t j = 0; j < H; ++j) {
+    const T dct = dc[j] + (dcs ? dcs[j] : T(0)) + dcn[j];
+    dah[j] = dct * g[j] * i[j] * (T(1) - i[j]);
+    dah[H + j] = dct * cp[j] * f[j] * (T(1) - f[j]);
+    dah[2 * H + j] = dh[j] * tu[j] * o[j] * (T(1) - o[j]);
+    dah[3 * H + j] = dct * i[j] * (T(1) - g[j] * g[j]);
+    dc[j] = dct * f[j];
+  }
+  for (int64_t k = 0; k < 4; ++k) {
+    for (int64_t j = 0; j < H; ++j) dy[j] = dah[k * H + j] * gw[k * H + j];
+    ln_row_backward(H, dy, xhat + k * H, rstd[k], dA + k * H);
+  }
+}
+
+constexpr double kLnEps = 1e-5;
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> layernorm_forward(
+    const Tensor& xp_, const Tensor& h0_, const Tensor& c0_, const Tensor& w_hh_t,
+    const Tensor& gw_, const Tensor& gb_, const Tensor& cw_, const Tensor& cb_) {
+  const Tensor xp = xp_.contiguous(), h0 = h0_.contiguous(), c0 = c0_.contiguous();
+  const Tensor gw = gw_.contiguous(), gb = gb_.contiguous(), cw = cw_.contiguous(),
+               cb = cb_.contiguous();
+  const int64_t L = xp.size(0), N = xp.size(1), G = xp.size(2), H = h0.size(1);
+  Tensor hs = at::empty({L, N, H}, xp.options()), cs = at::empty_like(hs), tus = at::empty_like(hs);
+  Tensor chat = at::empty_like(hs), crstd = at::empty({L, N, 1}, xp.options());
+  Tensor xhat = at::empty({L, N, 4, H}, xp.options()), rstd = at::empty({L, N, 4, 1}, xp.options());
+  Tensor acts = at::empty_like(xp);
+  AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "layernorm_forward", [&] {
+    using T = scalar_t;
+    Tensor h = h0;
+    for (int64_t t = 0; t < L; ++t) {
+      Tensor a = acts.select(0, t);
+      at::mm_out(a, h, w_hh_t);
+      const int64_t o1 = t * N * H, o4 = t * N * G;
+      const T* CP = t == 0 ? ptr<T>(c0) : ptr<T>(cs) + (t - 1) * N * H;
+      rows(N, H, [&](int64_t n) {
+        ln_row_forward<T>(H, ptr<T>(a) + n * G, ptr<T>(xp) + o4 + n * G, ptr<T>(gw), ptr<T>(gb),
+                          ptr<T>(cw), ptr<T>(cb), CP + n * H, ptr<T>(cs) + o1 + n * H,
+                          ptr<T>(tus) + o1 + n * H, ptr<T>(hs) + o1 + n * H,
+                          ptr<T>(xhat) + o4 + n * G, ptr<T>(rstd) + (t * N + n) * 4,
+                          ptr<T>(chat) + o1 + n * H, ptr<T>(crstd) + t * N + n, T(kLnEps));
+      });
+      h = hs.select(0, t);
+    }
+  });
+  return {hs, cs, tus, xhat, rstd, chat, crstd, acts};
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> layernorm_backward(
+    const Tensor& dhs_, const c10::optional<Tensor>& dcs_, const Tensor& w_hh, const Tensor& acts_,
+    const Tensor& cs_, const Tensor& tus_, const Tensor& xhat_, const Tensor& rstd_,
+    const Tensor& chat_, const Tensor& crstd_, const Tensor& c0_, const Tensor& gw_,
+    const Tensor& cw_) {
+  const Tensor dhs = dhs_.contiguous(), acts = acts_.contiguous(), cs = cs_.contiguous();
+  const Tensor tus = tus_.contiguous(), xhat = xhat_.contiguous(), rstd = rstd_.contiguous();
+  const Tensor chat = chat_.contiguous(), crstd = crstd_.contiguous(), c0 = c0_.contiguous();
+  const Tensor gw = gw_.contiguous(), cw = cw_.contiguous();
+  const Tensor dcs = dcs_.has_value() && dcs_->defined() ? dcs_->contiguous() : Tensor();
+  const int64_t L = dhs.size(0), N = dhs.size(1), H = dhs.size(2), G = 4 * H;
+  Tensor dA = at::empty_like(acts), dAH = at::empty_like(acts), dH = at::empty_like(dhs);
+  Tensor dc = at::zeros_like(c0), scratch = at::empty({N, 5 * H}, dhs.options());
+  AT_DISPATCH_FLOATING_TYPES(dhs.scalar_type(), "layernorm_backward", [&] {
+    using T = scalar_t;
+    for (int64_t t = L - 1; t >= 0; --t) {
+      Tensor dh = dH.select(0, t);
+      if (t == L - 1) {
+        dh.copy_(dhs.select(0, t));
+      } else {
+        at::addmm_out(dh, dhs.select(0, t), dA.select(0, t + 1), w_hh);
+      }
+      const int64_t o1 = t * N * H, o4 = t * N * G;
+      const T* CP = t == 0 ? ptr<T>(c0) : ptr<T>(cs) + (t - 1) * N * H;
+      const T* DCS = dcs.defined() ? ptr<T>(dcs) + o1 : nullptr;
+      rows(N, H, [&](int64_t n) {
+        ln_row_bwd<T>(H, ptr<T>(acts) + o4 + n * G, CP + n * H, ptr<T>(tus) + o1 + n * H,
+                      ptr<T>(xhat) + o4 + n * G, ptr<T>(rstd) + (t * N + n) * 4,
+                      ptr<T>(chat) + o1 + n * H, ptr<T>(crstd)[t * N + n], ptr<T>(gw), ptr<T>(cw),
+                      ptr<T>(dh) + n * H, DCS ? DCS + n * H : nullptr, ptr<T>(dc) + n * H,
+                      ptr<T>(dAH) + o4 + n * G, ptr<T>(dA) + o4 + n * G,
+                      ptr<T>(scratch) + n * 5 * H);
+      });
+    }
+  });
+  Tensor dh0 = at::mm(dA.select(0, 0), w_hh);
+  return {dA, dAH, dH, dh0, dc};
+}
+
 }  // namespace
 
 TORCH_LIBRARY(lstmkit, m) {
@@ -374,6 +529,8 @@ TORCH_LIBRARY(lstmkit, m) {
   m.def("coupled_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor tcs, Tensor c0) -> (Tensor, Tensor, Tensor)");
   m.def("peephole_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor tcs, Tensor c0, Tensor peep) -> (Tensor, Tensor, Tensor)");
   m.def("gru_forward(Tensor xp, Tensor h0, Tensor w_hh_t, Tensor? b_hh) -> (Tensor, Tensor, Tensor)");
+  m.def("layernorm_forward(Tensor xp, Tensor h0, Tensor c0, Tensor w_hh_t, Tensor gw, Tensor gb, Tensor cw, Tensor cb) -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
+  m.def("layernorm_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor tus, Tensor xhat, Tensor rstd, Tensor chat, Tensor crstd, Tensor c0, Tensor gw, Tensor cw) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
   m.def("gru_backward(Tensor dhs, Tensor w_hh, Tensor acts, Tensor hs, Tensor h0, Tensor hn) -> (Tensor, Tensor, Tensor)");
 }
 
@@ -386,4 +543,6 @@ TORCH_LIBRARY_IMPL(lstmkit, CPU, m) {
   m.impl("peephole_backward", &peephole_backward);
   m.impl("gru_forward", &gru_forward);
   m.impl("gru_backward", &gru_backward);
+  m.impl("layernorm_forward", &layernorm_forward);
+  m.impl("layernorm_backward", &layernorm_backward);
 }
