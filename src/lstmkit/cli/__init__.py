@@ -1,0 +1,1 @@
+"""The ``lstmkit`` command. The only part of lstmkit that writes to the terminal."""

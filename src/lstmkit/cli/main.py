@@ -1,0 +1,48 @@
+"""``lstmkit``: one command with subcommands. User mistakes end in one line and exit 1 or 2."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from lstmkit import __version__
+from lstmkit.cli import core_cmds
+
+__all__ = ["build_parser", "main"]
+
+
+class UserError(Exception):
+    """A mistake the user can fix: printed as one line, exit code 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstmkit",
+        description="LSTM networks from the gate equations up: train, inspect, export, serve.",
+    )
+    parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    core_cmds.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with a usage line on bad usage
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("lstmkit: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, TypeError, OSError) as e:
+        if args.verbose:
+            raise
+        print(f"lstmkit {args.command}: error: {e}", file=sys.stderr)
+        return 1
