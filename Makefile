@@ -13,6 +13,8 @@ $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# build lstmkit's C++ kernels now (cached), so the first training does not wait for it
+	$(BIN)/python -c "from lstmkit.kernels import _ext; print('C++ kernels:', 'ready' if _ext.load() else f'unavailable ({_ext.error()}), using eager PyTorch')"
 	touch $@
 
 run: setup
@@ -30,7 +32,7 @@ format: setup
 	$(BIN)/ruff check --fix src tests benchmarks
 
 bench: setup
-	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/speed.py --out bench_results/speed.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache
