@@ -432,12 +432,16 @@ void ln_row_bwd(int64_t H, const T* __restrict__ a, const T* __restrict__ cp,
   T* __restrict__ dy = scratch + 2 * H;  // 3H are left, the gate loop below uses H at a time
   for (int64_t j = 0; j < H; ++j) dchat[j] = dh[j] * o[j] * (T(1) - tu[j] * tu[j]) * cw[j];
   ln_row_backward(H, dchat, chat, crstd, dcn);
+  T* __restrict__ d0 = dah;
+  T* __restrict__ d1 = dah + H;
+  T* __restrict__ d2 = dah + 2 * H;
+  T* __restrict__ d3 = dah + 3 * H;
   for (int64_t j = 0; j < H; ++j) {
     const T dct = dc[j] + (dcs ? dcs[j] : T(0)) + dcn[j];
-    dah[j] = dct * g[j] * i[j] * (T(1) - i[j]);
-    dah[H + j] = dct * cp[j] * f[j] * (T(1) - f[j]);
-    dah[2 * H + j] = dh[j] * tu[j] * o[j] * (T(1) - o[j]);
-    dah[3 * H + j] = dct * i[j] * (T(1) - g[j] * g[j]);
+    d0[j] = dct * g[j] * i[j] * (T(1) - i[j]);
+    d1[j] = dct * cp[j] * f[j] * (T(1) - f[j]);
+    d2[j] = dh[j] * tu[j] * o[j] * (T(1) - o[j]);
+    d3[j] = dct * i[j] * (T(1) - g[j] * g[j]);
     dc[j] = dct * f[j];
   }
   for (int64_t k = 0; k < 4; ++k) {
