@@ -44,7 +44,7 @@ def load() -> bool:
             )
             _state["ok"] = hasattr(torch.ops.lstmkit, "lstm_forward")
         except Exception as e:  # no compiler, no ninja, a build error: fall back, never fail
-            _state["error"] = f"{type(e).__name__}: {e}".splitlines()[0]
+            _state["error"] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
             log.warning(
                 "lstmkit C++ kernels unavailable (%s); using eager PyTorch", _state["error"]
             )

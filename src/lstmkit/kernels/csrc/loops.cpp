@@ -180,9 +180,10 @@ void family_forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
   const int64_t L = xp.size(0), N = xp.size(1), G = xp.size(2), H = h0.size(1);
   const T* p = K == Kind::kPeephole ? ptr<T>(peep) : nullptr;
   Tensor h = h0;
+  const Tensor w = w_hh_t.contiguous();  // a contiguous (H, G) operand is faster for small GEMMs
   for (int64_t t = 0; t < L; ++t) {
     Tensor a = acts.select(0, t);  // (N, G)
-    at::mm_out(a, h, w_hh_t);
+    at::mm_out(a, h, w);
     T* A = ptr<T>(a);
     const T* X = ptr<T>(xp) + t * N * G;
     const T* CP = t == 0 ? ptr<T>(c0) : ptr<T>(cs) + (t - 1) * N * H;
@@ -295,8 +296,9 @@ void gru_forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& w_hh_t, 
   Tensor gh = at::empty({N, G}, xp.options());
   const T* B = ptr<T>(b_hh);
   Tensor h = h0;
+  const Tensor w = w_hh_t.contiguous();  // a contiguous (H, G) operand is faster for small GEMMs
   for (int64_t t = 0; t < L; ++t) {
-    at::mm_out(gh, h, w_hh_t);
+    at::mm_out(gh, h, w);
     const T* GH = ptr<T>(gh);
     const T* X = ptr<T>(xp) + t * N * G;
     const T* HP = ptr<T>(h);
@@ -466,9 +468,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> layer
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "layernorm_forward", [&] {
     using T = scalar_t;
     Tensor h = h0;
+    const Tensor w = w_hh_t.contiguous();
     for (int64_t t = 0; t < L; ++t) {
       Tensor a = acts.select(0, t);
-      at::mm_out(a, h, w_hh_t);
+      at::mm_out(a, h, w);
       const int64_t o1 = t * N * H, o4 = t * N * G;
       const T* CP = t == 0 ? ptr<T>(c0) : ptr<T>(cs) + (t - 1) * N * H;
       rows(N, H, [&](int64_t n) {
