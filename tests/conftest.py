@@ -1,0 +1,125 @@
+"""Shared test helpers: one parity checker for every cross-check of the torch side.
+
+``parity.run(module, call, inputs, **options)`` runs ``call(module, **leaves, **options)`` (a dict
+of named output tensors), backpropagates a fixed random weighting of every output, and returns the
+outputs plus the gradient of every input (``d<name>``) and every parameter (``d<param name>``).
+``parity.check(ours, theirs, tol)`` asserts that two such dicts agree key by key.
+``parity.rnn(...)`` is the ``call`` for recurrent layers (lstmkit's and torch's, packed or not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+TOL = {torch.float32: 2e-5, torch.float64: 1e-10}
+
+Outputs = dict[str, Tensor | None]
+
+
+def run(
+    module: nn.Module,
+    call: Callable[..., Outputs],
+    inputs: dict[str, Tensor | None],
+    *,
+    seed: int = 0,
+    **options,
+) -> dict[str, Tensor]:
+    """Forward + backward of ``sum_k <w_k, out_k>`` with fixed random w_k; outputs and grads.
+
+    ``call(module, **leaves, **options)``: ``inputs`` (None dropped) become leaves that get a
+    gradient ``d<name>``; ``options`` pass through untouched.
+    """
+    leaves = {k: v.detach().clone().requires_grad_() for k, v in inputs.items() if v is not None}
+    outs = {k: v for k, v in call(module, **leaves, **options).items() if v is not None}
+    gen = torch.Generator().manual_seed(seed)
+    loss = sum(
+        (outs[k] * torch.randn(outs[k].shape, generator=gen, dtype=outs[k].dtype).to(outs[k])).sum()
+        for k in sorted(outs)
+    )  # weights drawn on the CPU, so every device gets the same loss
+    params = {n: p for n, p in module.named_parameters() if p.requires_grad}  # frozen: none
+    wrt = list(leaves.values()) + list(params.values())
+    grads = torch.autograd.grad(loss, wrt, allow_unused=True)
+    result = {k: v.detach() for k, v in outs.items()}
+    for name, x, g in zip([*leaves, *params], wrt, grads, strict=True):
+        result[f"d{name}"] = torch.zeros_like(x) if g is None else g.detach()
+    return result
+
+
+def check(ours: dict, theirs: dict, tol: float, label: str = "") -> float:
+    """Assert the same keys and shapes, and for every key max|ours - theirs| <= tol * scale with
+    scale = max(1, max|theirs|): an absolute tolerance for O(1) values, a relative one for large
+    ones (a float32 gradient summed over many steps). NaN fails. Returns the worst scaled error."""
+    assert sorted(ours) == sorted(theirs), (
+        f"{label}: keys differ {sorted(ours)} vs {sorted(theirs)}"
+    )
+    errors = {}
+    for k in ours:
+        a, b = ours[k].detach().cpu(), theirs[k].detach().cpu()
+        assert a.shape == b.shape, f"{label} {k}: shape {tuple(a.shape)} vs {tuple(b.shape)}"
+        if a.numel() == 0:
+            errors[k] = 0.0
+            continue
+        scale = max(1.0, b.abs().max().item())
+        errors[k] = (a - b).abs().max().item() / scale
+    bad = {k: f"{e:.2e}" for k, e in errors.items() if not e <= tol}
+    assert not bad, f"{label}: max abs diff (scaled) above {tol:.0e}: {bad}"
+    return max(errors.values())
+
+
+def rnn(
+    module: nn.Module,
+    x: Tensor,
+    h0: Tensor | None = None,
+    c0: Tensor | None = None,
+    *,
+    lengths: Tensor | None = None,
+    packed: bool = False,
+) -> Outputs:
+    """Call a recurrent layer the torch way: hx as (h0, c0), h0 alone for gru, or None.
+
+    ``packed=True`` (torch.nn.LSTM / GRU) feeds ``lengths`` through pack_padded_sequence and pads
+    the output back to the full length; otherwise ``lengths`` goes to lstmkit's ``lengths=``.
+    """
+    hx = None if h0 is None else (h0 if c0 is None else (h0, c0))
+    batch_first = module.batch_first
+    if packed and lengths is not None:
+        total = x.shape[1] if batch_first else x.shape[0]
+        seq = pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
+        out, state = module(seq, hx)
+        out, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=total)
+    elif packed:
+        out, state = module(x, hx)
+    else:
+        out, state = module(x, hx, lengths=lengths)
+    h_n, c_n = state if isinstance(state, tuple) else (state, None)
+    return {"output": out, "h_n": h_n, "c_n": c_n}
+
+
+_ONE_THREAD_DIRS = ("nn", "kernels")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_for_tiny_tensors(request: pytest.FixtureRequest):
+    """tests/nn and tests/kernels use tiny tensors: on a shared small machine, intra-op threads
+    only add contention (10x slower measured), so those tests run single-threaded."""
+    if request.path.parent.name not in _ONE_THREAD_DIRS:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def parity() -> SimpleNamespace:
+    """The shared parity checker (see the module docstring)."""
+    return SimpleNamespace(run=run, check=check, rnn=rnn, tol=TOL)

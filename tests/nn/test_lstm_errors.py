@@ -1,0 +1,211 @@
+"""Bad input to LSTM / LSTMCell: ValueError or TypeError naming what was expected and what came."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lstmkit.nn import LSTM, LSTMCell
+
+N, L, I, H = 2, 6, 4, 5
+
+
+def _x(*shape, dtype=torch.float32):
+    return torch.randn(*shape, dtype=dtype)
+
+
+# (id, call on LSTM(I, H) (batch_first), exception type, message pattern)
+FORWARD_ERRORS = [
+    ("wrong-input-size", lambda m: m(_x(N, L, 3)), ValueError, r"input_size\. Expected 4, got 3"),
+    ("2d-input", lambda m: m(_x(L, I)), ValueError,
+     r"3-D \(N, L, I\), got 2-D .*\(6, 4\).*unsqueeze"),
+    ("4d-input", lambda m: m(_x(1, N, L, I)), ValueError,
+     r"3-D \(N, L, I\), got 4-D .*\(1, 2, 6, 4\)"),
+    ("integer-input", lambda m: m(torch.ones(N, L, I, dtype=torch.int64)), TypeError,
+     r"floating-point.*torch\.float32.*got torch\.int64"),
+    ("float64-into-float32", lambda m: m(_x(N, L, I, dtype=torch.float64)), TypeError,
+     r"torch\.float64 does not match .*torch\.float32"),
+    ("not-a-tensor", lambda m: m([[[1.0] * I]]), TypeError,
+     r"torch\.Tensor of shape \(N, L, I\), got list"),
+    ("empty-batch", lambda m: m(_x(0, L, I)), ValueError, r"non-empty.*\(0, 6, 4\)"),
+    ("lengths-wrong-shape", lambda m: m(_x(N, L, I), lengths=torch.tensor([3, 4, 5])), ValueError,
+     r"lengths must have shape \(2,\).*got \(3,\)"),
+    ("lengths-2d", lambda m: m(_x(N, L, I), lengths=torch.tensor([[3, 4]])), ValueError,
+     r"lengths must have shape \(2,\).*got \(1, 2\)"),
+    ("lengths-zero", lambda m: m(_x(N, L, I), lengths=torch.tensor([0, 4])), ValueError,
+     r"lengths must lie in \[1, 6\].*got 0\.\.4"),
+    ("lengths-too-long", lambda m: m(_x(N, L, I), lengths=[7, 4]), ValueError,
+     r"lengths must lie in \[1, 6\].*got 4\.\.7"),
+    ("lengths-float", lambda m: m(_x(N, L, I), lengths=torch.tensor([3.0, 4.0])), TypeError,
+     r"lengths must hold integers, got dtype torch\.float32"),
+    ("lengths-bool", lambda m: m(_x(N, L, I), lengths=torch.tensor([True, True])), TypeError,
+     r"integers, got dtype torch\.bool"),
+    ("lengths-string", lambda m: m(_x(N, L, I), lengths="44"), TypeError,
+     r"lengths must be a 1-D integer tensor or list, got str"),
+    ("h0-wrong-shape", lambda m: m(_x(N, L, I), (_x(1, 3, H), _x(1, N, H))), ValueError,
+     r"h0 must have shape \(1, 2, 5\), got \(1, 3, 5\)"),
+    ("c0-wrong-shape", lambda m: m(_x(N, L, I), (_x(1, N, H), _x(2, N, H))), ValueError,
+     r"c0 must have shape \(1, 2, 5\), got \(2, 2, 5\)"),
+    ("c0-wrong-dtype", lambda m: m(_x(N, L, I), (_x(1, N, H), _x(1, N, H, dtype=torch.float64))),
+     TypeError, r"c0 dtype must match the input's \(torch\.float32\), got torch\.float64"),
+    ("c0-missing", lambda m: m(_x(N, L, I), (_x(1, N, H), None)), TypeError,
+     r"c0 must be a torch\.Tensor of shape \(1, 2, 5\), got NoneType"),
+    ("single-tensor-hx", lambda m: m(_x(N, L, I), _x(1, N, H)), TypeError,
+     r"cell='lstm' needs hx=\(h0, c0\), got a single tensor"),
+    ("hx-one-tuple", lambda m: m(_x(N, L, I), (_x(1, N, H),)), TypeError,
+     r"hx must be \(h0, c0\) or None, got tuple"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "exc", "pattern"),
+                         [pytest.param(*e[1:], id=e[0]) for e in FORWARD_ERRORS])  # fmt: skip
+@pytest.mark.parametrize("backend", ["auto", "fused"])
+def test_forward_rejects_bad_input(call, exc, pattern, backend):
+    model = LSTM(I, H, backend=backend)
+    with pytest.raises(exc, match=pattern):
+        call(model)
+
+
+def test_gru_h0_wrong_shape():
+    model = LSTM(I, H, cell="gru")
+    with pytest.raises(ValueError, match=r"h0 must have shape \(1, 2, 5\), got \(2, 2, 5\)"):
+        model(_x(N, L, I), _x(2, N, H))
+
+
+def test_batch_first_false_names_the_layout():
+    model = LSTM(I, H, batch_first=False)
+    with pytest.raises(ValueError, match=r"3-D \(L, N, I\), got 2-D"):
+        model(_x(L, I))
+
+
+CONSTRUCTOR_ERRORS = [
+    ("unknown-cell", {"cell": "foo"}, ValueError,
+     r"unknown cell 'foo'; expected one of lstm, peephole, coupled, gru, layernorm"),
+    ("unknown-backend", {"backend": "cuda"}, ValueError,
+     r"unknown backend 'cuda'; expected one of auto, torch, fused, reference"),
+    ("torch-backend-peephole", {"cell": "peephole", "backend": "torch"}, ValueError,
+     r"backend='torch' runs only cell='lstm' or 'gru'.*not cell='peephole'.*backend='fused'"),
+    ("torch-backend-layernorm", {"cell": "layernorm", "backend": "torch"}, ValueError,
+     r"not cell='layernorm'"),
+    ("dropout-one", {"dropout": 1.0}, ValueError, r"dropout must lie in \[0, 1\), got 1\.0"),
+    ("dropout-negative", {"dropout": -0.1}, ValueError, r"dropout must lie in \[0, 1\), got -0\.1"),
+    ("forget-bias-gru", {"cell": "gru", "forget_bias": 1.0}, ValueError,
+     r"forget_bias does not apply to cell='gru'"),
+    ("recurrent-init", {"recurrent_init": "xavier"}, ValueError,
+     r"recurrent_init must be one of .*'orthogonal'.*got 'xavier'"),
+    ("hidden-size-zero", {"hidden_size": 0}, ValueError,
+     r"hidden_size must be a positive integer, got 0"),
+    ("input-size-float", {"input_size": 4.0}, ValueError,
+     r"input_size must be a positive integer, got 4\.0"),
+    ("num-layers-zero", {"num_layers": 0}, ValueError,
+     r"num_layers must be a positive integer, got 0"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kwargs", "exc", "pattern"),
+                         [pytest.param(*e[1:], id=e[0]) for e in CONSTRUCTOR_ERRORS])  # fmt: skip
+def test_constructor_rejects_bad_options(kwargs, exc, pattern):
+    args = {"input_size": I, "hidden_size": H, **kwargs}
+    with pytest.raises(exc, match=pattern):
+        LSTM(**args)
+
+
+def test_cell_rejects_bad_input():
+    cell = LSTMCell(I, H)
+    with pytest.raises(ValueError, match=r"input_size\. Expected 4, got 3"):
+        cell(_x(N, 3))
+    with pytest.raises(ValueError, match=r"\(N, I\), got 3-D \(2, 6, 4\)"):
+        cell(_x(N, L, I))
+    with pytest.raises(ValueError, match=r"unknown cell 'x'"):
+        LSTMCell(I, H, cell="x")
+
+
+# ---------------------------------------------------------------- known gaps (see reasons)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,
+    reason="check_lengths converts a float list with torch.as_tensor(dtype=long), silently "
+    "truncating 2.5 to 2 (STYLE 3: never clamp silently); a float tensor is rejected",
+)
+def test_lengths_float_list_is_rejected():
+    with pytest.raises(TypeError, match=r"integer"):
+        LSTM(I, H)(_x(N, L, I), lengths=[2.5, 6])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,
+    reason="num_layers=True passes isinstance(v, int): LSTM(4, 5, True) silently builds one "
+    "layer (input_size / hidden_size reject bools, num_layers does not)",
+)
+def test_num_layers_bool_is_rejected():
+    with pytest.raises(ValueError, match=r"num_layers must be a positive integer, got True"):
+        LSTM(I, H, True)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="dropout='x' fails inside float() with \"could not convert string to float: 'x'\", "
+    "a message that does not name dropout",
+)
+def test_dropout_not_a_number_names_dropout():
+    with pytest.raises((ValueError, TypeError), match=r"dropout"):
+        LSTM(I, H, dropout="x")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,
+    reason="forget_bias with bias=False is silently ignored (there is no bias to set)",
+)
+def test_forget_bias_without_bias_is_rejected():
+    with pytest.raises(ValueError, match=r"forget_bias"):
+        LSTM(I, H, bias=False, forget_bias=1.0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RuntimeError,
+    reason="LSTMCell.forward does not check the carry: a wrong-shaped h gives a RuntimeError "
+    "from broadcasting ('The size of tensor a (2) must match ...'), not a ValueError",
+)
+def test_cell_state_of_wrong_shape_is_value_error():
+    with pytest.raises(ValueError, match=r"\(2, 5\)"):
+        LSTMCell(I, H)(_x(N, I), (_x(3, H), _x(N, H)))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RuntimeError,
+    reason="LSTMCell.forward does not check dtypes: float64 x into a float32 cell gives "
+    "F.linear's RuntimeError 'mat1 and mat2 must have the same dtype', not a TypeError",
+)
+def test_cell_float64_input_is_type_error():
+    with pytest.raises(TypeError, match=r"float64"):
+        LSTMCell(I, H)(_x(N, I, dtype=torch.float64))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="LSTMCell(cell='gru', forget_bias=1.0) does not check forget_bias as LSTM does: "
+    "init_layer computes None * H and raises \"unsupported operand type(s) for *: 'NoneType' "
+    "and 'int'\"",
+)
+def test_cell_forget_bias_with_gru_is_clear():
+    with pytest.raises(ValueError, match=r"forget_bias does not apply to cell='gru'"):
+        LSTMCell(I, H, cell="gru", forget_bias=1.0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,
+    reason="LSTMCell does not validate input_size / hidden_size (LSTM does): LSTMCell(0, 5) "
+    "builds a cell with empty weights",
+)
+def test_cell_rejects_zero_input_size():
+    with pytest.raises(ValueError, match=r"input_size must be a positive integer, got 0"):
+        LSTMCell(0, H)
