@@ -187,3 +187,13 @@ def test_bias_gradients_are_separate_tensors(cell):
     before = model.bias_hh_l0.grad.clone()
     model.bias_ih_l0.grad.mul_(0.5)
     assert torch.equal(model.bias_hh_l0.grad, before)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "peephole", "coupled", "gru", "layernorm"])
+def test_second_derivative_is_a_clear_error(cell):
+    """The hand-written backward is first order only: double backward says so."""
+    m = LSTM(3, 4, cell=cell, backend="fused")
+    x = torch.randn(2, 5, 3, requires_grad=True)
+    (g,) = torch.autograd.grad(m(x)[0].square().sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        g.sum().backward()

@@ -109,3 +109,14 @@ def test_cell_forget_bias():
     step = LSTMCell(I, H, cell="coupled", forget_bias=1.0)
     assert torch.equal(step.bias_ih.detach().view(3, H)[0], torch.ones(H))
     assert torch.equal(step.bias_hh.detach().view(3, H)[0], torch.zeros(H))
+
+
+def test_gru_cell_accepts_a_plain_tensor_state_like_torch():
+    torch.manual_seed(0)
+    ours = LSTMCell(3, 4, cell="gru")
+    theirs = torch.nn.GRUCell(3, 4)
+    theirs.load_state_dict(ours.state_dict())
+    x, h = torch.randn(2, 3), torch.randn(2, 4)
+    got, c = ours(x, h)
+    assert c is None
+    torch.testing.assert_close(got, theirs(x, h))

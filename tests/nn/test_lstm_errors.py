@@ -120,92 +120,44 @@ def test_cell_rejects_bad_input():
         LSTMCell(I, H, cell="x")
 
 
-# ---------------------------------------------------------------- known gaps (see reasons)
+# ---------------------------------------------------------------- less common mistakes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="check_lengths converts a float list with torch.as_tensor(dtype=long), silently "
-    "truncating 2.5 to 2 (STYLE 3: never clamp silently); a float tensor is rejected",
-)
 def test_lengths_float_list_is_rejected():
     with pytest.raises(TypeError, match=r"integer"):
         LSTM(I, H)(_x(N, L, I), lengths=[2.5, 6])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="num_layers=True passes isinstance(v, int): LSTM(4, 5, True) silently builds one "
-    "layer (input_size / hidden_size reject bools, num_layers does not)",
-)
 def test_num_layers_bool_is_rejected():
     with pytest.raises(ValueError, match=r"num_layers must be a positive integer, got True"):
         LSTM(I, H, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="dropout='x' fails inside float() with \"could not convert string to float: 'x'\", "
-    "a message that does not name dropout",
-)
 def test_dropout_not_a_number_names_dropout():
     with pytest.raises((ValueError, TypeError), match=r"dropout"):
         LSTM(I, H, dropout="x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="forget_bias with bias=False is silently ignored (there is no bias to set)",
-)
 def test_forget_bias_without_bias_is_rejected():
     with pytest.raises(ValueError, match=r"forget_bias"):
         LSTM(I, H, bias=False, forget_bias=1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="LSTMCell.forward does not check the carry: a wrong-shaped h gives a RuntimeError "
-    "from broadcasting ('The size of tensor a (2) must match ...'), not a ValueError",
-)
 def test_cell_state_of_wrong_shape_is_value_error():
     with pytest.raises(ValueError, match=r"\(2, 5\)"):
         LSTMCell(I, H)(_x(N, I), (_x(3, H), _x(N, H)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="LSTMCell.forward does not check dtypes: float64 x into a float32 cell gives "
-    "F.linear's RuntimeError 'mat1 and mat2 must have the same dtype', not a TypeError",
-)
 def test_cell_float64_input_is_type_error():
     with pytest.raises(TypeError, match=r"float64"):
         LSTMCell(I, H)(_x(N, I, dtype=torch.float64))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="LSTMCell(cell='gru', forget_bias=1.0) does not check forget_bias as LSTM does: "
-    "init_layer computes None * H and raises \"unsupported operand type(s) for *: 'NoneType' "
-    "and 'int'\"",
-)
 def test_cell_forget_bias_with_gru_is_clear():
     with pytest.raises(ValueError, match=r"forget_bias does not apply to cell='gru'"):
         LSTMCell(I, H, cell="gru", forget_bias=1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="LSTMCell does not validate input_size / hidden_size (LSTM does): LSTMCell(0, 5) "
-    "builds a cell with empty weights",
-)
 def test_cell_rejects_zero_input_size():
     with pytest.raises(ValueError, match=r"input_size must be a positive integer, got 0"):
         LSTMCell(0, H)

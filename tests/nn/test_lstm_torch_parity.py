@@ -175,22 +175,12 @@ def test_finite_padding_values_do_not_matter(parity, kind, backend):
     parity.check(got, want, 1e-6, f"{kind} {backend} padding 1e3 vs 0")
 
 
-_NAN_PADDING = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="fused/reference run the padded steps and mask them by multiplying with 0: NaN/inf "
-    "padding gives NaN outputs at padded steps (documented as zeros) and NaN gradients for every "
-    "parameter even when the loss covers only valid steps (0 * NaN in BPTT); torch's packed path "
-    "(backend='torch', and 'auto' for lstm) never reads the padding",
-)
-
-
 @pytest.mark.parametrize(
     "backend",
     [
         "torch",
-        pytest.param("fused", marks=_NAN_PADDING),
-        pytest.param("reference", marks=_NAN_PADDING),
+        "fused",
+        "reference",
     ],
 )
 @pytest.mark.parametrize("kind", ["lstm", "gru"])

@@ -7,6 +7,7 @@ x_* = x W_i*^T + b_i* (one GEMM over all steps) and h_* = h W_h*^T + b_h* (one G
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from lstmkit.kernels import _loops
 from lstmkit.kernels.fused_lstm import _prev, _project
@@ -28,6 +29,7 @@ class GRUFn(torch.autograd.Function):
         return hs, acts
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dhs, _dacts):
         x, h0, w_ih, w_hh, hs, acts, hn = ctx.saved_tensors
         L, N, H = hs.shape

@@ -8,6 +8,7 @@ Gate rows are kept internally in the order i|f|o|g, like the plain LSTM kernel.
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from lstmkit.kernels import _loops
 from lstmkit.kernels.fused_lstm import (
@@ -42,6 +43,7 @@ class LayerNormFn(torch.autograd.Function):
         return hs, cs, acts
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dhs, dcs, _dacts):
         (x, h0, c0, w_ih_p, w_hh_p, gw_p, cw, hs, cs, tus, xhat, rstd, chat, crstd, acts) = (
             ctx.saved_tensors

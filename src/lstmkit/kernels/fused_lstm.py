@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from lstmkit.kernels import _loops
 
@@ -91,12 +92,15 @@ class _LSTMFamilyFn(torch.autograd.Function):
         fwd = _loops.get(f"{cls.loop}_forward", x)
         hs, cs, tcs, acts = fwd(xp, h0, c0, w_hh_p.t(), *extra)
         ctx.save_for_backward(x, h0, c0, w_ih_p, w_hh_p, hs, cs, tcs, acts, *extra)
+        ctx.kernel = cls
         ctx.set_materialize_grads(False)
         ctx.mark_non_differentiable(acts)
         return hs, cs, acts
 
-    @classmethod
-    def backward(cls, ctx, dhs, dcs, _dacts):
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dhs, dcs, _dacts):
+        cls = ctx.kernel
         x, h0, c0, w_ih_p, w_hh_p, hs, cs, tcs, acts, *extra = ctx.saved_tensors
         if dhs is None:
             dhs = torch.zeros_like(hs)

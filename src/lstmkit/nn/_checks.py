@@ -5,7 +5,30 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["check_input", "check_lengths", "check_state"]
+__all__ = [
+    "check_cell_options",
+    "check_input",
+    "check_lengths",
+    "check_positive_int",
+    "check_state",
+]
+
+
+def check_positive_int(name: str, v: object) -> None:
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+
+def check_cell_options(spec, cell: str, bias: bool, forget_bias: object) -> None:
+    """forget_bias needs a forget gate and a bias to set."""
+    if forget_bias is None:
+        return
+    if spec.forget_block is None:
+        raise ValueError(f"forget_bias does not apply to cell={cell!r} (it has no forget gate)")
+    if not bias:
+        raise ValueError("forget_bias needs bias=True (there is no bias to set); drop one of them")
+    if not isinstance(forget_bias, int | float) or isinstance(forget_bias, bool):
+        raise TypeError(f"forget_bias must be a number or None, got {forget_bias!r}")
 
 
 def check_input(x: object, input_size: int, dtype: torch.dtype, batch_first: bool) -> None:
@@ -40,11 +63,14 @@ def check_lengths(lengths: object, n: int, length: int, device: torch.device) ->
         t = lengths.to(device=device, dtype=torch.long)
     else:
         try:
-            t = torch.as_tensor(lengths, dtype=torch.long, device=device)
+            t = torch.as_tensor(lengths, device=device)
         except (TypeError, ValueError, RuntimeError) as e:
             raise TypeError(
                 f"lengths must be a 1-D integer tensor or list, got {type(lengths).__name__}"
             ) from e
+        if t.dtype.is_floating_point or t.dtype == torch.bool or t.is_complex():
+            raise TypeError(f"lengths must hold integers, got {t.dtype} values")
+        t = t.to(torch.long)
     if t.dim() != 1 or t.numel() != n:
         raise ValueError(
             f"lengths must have shape ({n},) (one length per sequence), got {tuple(t.shape)}"

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from lstmkit.kernels.cells import get_cell
 from lstmkit.kernels.steps import STEPS
+from lstmkit.nn._checks import check_cell_options, check_positive_int, check_state
 from lstmkit.nn.params import init_layer, make_layer_params
 
 __all__ = ["LSTMCell"]
@@ -42,7 +43,10 @@ class LSTMCell(nn.Module):
         forget_bias: float | None = None,
     ) -> None:
         super().__init__()
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
         self.spec = get_cell(cell)
+        check_cell_options(self.spec, cell, bias, forget_bias)
         self.input_size, self.hidden_size, self.cell, self.bias = (
             input_size,
             hidden_size,
@@ -55,7 +59,7 @@ class LSTMCell(nn.Module):
         init_layer(self.spec, params, hidden_size, forget_bias=forget_bias)
 
     def forward(
-        self, x: Tensor, hx: tuple[Tensor, Tensor | None] | None = None
+        self, x: Tensor, hx: Tensor | tuple[Tensor, Tensor | None] | None = None
     ) -> tuple[Tensor, Tensor | None]:
         if not isinstance(x, Tensor) or x.dim() != 2:
             got = f"{x.dim()}-D {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
@@ -65,11 +69,30 @@ class LSTMCell(nn.Module):
                 f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                 f"got {x.size(1)}"
             )
+        dtype = self.weight_ih.dtype
+        if x.dtype != dtype:
+            raise TypeError(
+                f"input dtype {x.dtype} does not match the parameters' dtype {dtype}; "
+                f"convert with x.to({dtype}) or the cell with .to({x.dtype})"
+            )
+        shape = (x.size(0), self.hidden_size)
+        has_c = self.spec.has_cell_state
         if hx is None:
-            h = x.new_zeros(x.size(0), self.hidden_size)
-            c = h if self.spec.has_cell_state else None
-        else:
+            h = x.new_zeros(shape)
+            c = h if has_c else None
+        elif isinstance(hx, Tensor) and not has_c:
+            h, c = hx, None  # torch.nn.GRUCell's form
+        elif isinstance(hx, tuple | list) and len(hx) == 2:
             h, c = hx
+        else:
+            need = "(h, c)" if has_c else "h or (h, None)"
+            raise TypeError(f"hx must be {need} or None, got {type(hx).__name__}")
+        if hx is not None:
+            check_state("h", h, shape, x)
+            if has_c:
+                check_state("c", c, shape, x)
+            else:
+                c = None
         p = {n: t for n, t in self.named_parameters(recurse=False)}
         xp = F.linear(x, p["weight_ih"], p.get("bias_ih"))  # (N, G)
         h, c, _ = STEPS[self.cell](xp, h, c, p)

@@ -9,7 +9,13 @@ from torch import Tensor, nn
 from lstmkit.kernels import _ext
 from lstmkit.kernels.cells import CellSpec, LayerResult, get_cell, run_fused, run_reference
 from lstmkit.kernels.native import run_native
-from lstmkit.nn._checks import check_input, check_lengths, check_state
+from lstmkit.nn._checks import (
+    check_cell_options,
+    check_input,
+    check_lengths,
+    check_positive_int,
+    check_state,
+)
 from lstmkit.nn.params import INITS, init_layer, layer_param_names, make_layer_params
 
 __all__ = ["BACKENDS", "LSTM"]
@@ -89,11 +95,11 @@ class LSTM(nn.Module):
         recurrent_init: str = "uniform",
     ) -> None:
         super().__init__()
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
+        check_positive_int("num_layers", num_layers)
+        if not isinstance(dropout, int | float) or isinstance(dropout, bool):
+            raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         if backend not in BACKENDS:
@@ -106,8 +112,7 @@ class LSTM(nn.Module):
                 f"backend='torch' runs only cell='lstm' or 'gru' (torch.nn.LSTM / GRU), "
                 f"not cell={cell!r}; use backend='fused' or 'auto'"
             )
-        if forget_bias is not None and self.spec.forget_block is None:
-            raise ValueError(f"forget_bias does not apply to cell={cell!r} (it has no forget gate)")
+        check_cell_options(self.spec, cell, bias, forget_bias)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.cell, self.bidirectional, self.dropout = cell, bidirectional, float(dropout)
         self.batch_first, self.bias, self.backend = batch_first, bias, backend
@@ -211,9 +216,10 @@ class LSTM(nn.Module):
         xt = (x.transpose(0, 1) if self.batch_first else x).contiguous()  # (L, N, I)
         L, N, _ = xt.shape
         rev = _reverse_index(L, N, lens, x.device)  # (L, N) or None
-        mask = (
-            None if lens is None else (torch.arange(L, device=x.device)[:, None] < lens)[..., None]
-        )
+        mask = None if lens is None else (torch.arange(L, device=x.device)[:, None] < lens)
+        if mask is not None:  # padded steps never reach the math, whatever they hold (NaN too)
+            mask = mask[..., None]  # (L, N, 1)
+            xt = torch.where(mask, xt, 0.0)
         hn, cn, recs = [], [], []
         for k in range(self.num_layers):
             outs, layer_rec = [], []
@@ -232,7 +238,7 @@ class LSTM(nn.Module):
                     layer_rec.append(_record(self.spec, r, mask))
             xt = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)  # (L, N, D*H)
             if mask is not None:
-                xt = xt * mask
+                xt = torch.where(mask, xt, 0.0)
             if self.dropout and self.training and k < self.num_layers - 1:
                 xt = F.dropout(xt, self.dropout, training=True)
             recs.append(layer_rec)
@@ -281,6 +287,6 @@ def _record(spec: CellSpec, r: LayerResult, mask: Tensor | None) -> dict[str, Te
         values["c"] = r.cs
     out = {}
     for key in spec.record_keys:
-        v = values[key] if mask is None else values[key] * mask
+        v = values[key] if mask is None else torch.where(mask, values[key], 0.0)
         out[key] = v.transpose(0, 1)
     return out
