@@ -58,6 +58,44 @@ T* ptr(const Tensor& t) {
   return t.data_ptr<T>();
 }
 
+// ---------------------------------------------------------------- per-step GEMM
+// c = [c0 +] a @ b, a (N, K), b (K, M) row-major. A plain loop the compiler vectorises; used for
+// small products, where a BLAS call's fixed cost (4-8 us with threads) is most of a step.
+template <typename T>
+void small_gemm(int64_t N, int64_t K, int64_t M, const T* __restrict__ a, const T* __restrict__ b,
+                T* __restrict__ c, const T* __restrict__ c0) noexcept {
+  for (int64_t n = 0; n < N; ++n) {
+    T* __restrict__ cn = c + n * M;
+    if (c0) {
+      for (int64_t m = 0; m < M; ++m) cn[m] = c0[n * M + m];
+    } else {
+      for (int64_t m = 0; m < M; ++m) cn[m] = T(0);
+    }
+    for (int64_t k = 0; k < K; ++k) {
+      const T av = a[n * K + k];
+      const T* __restrict__ bk = b + k * M;
+      for (int64_t m = 0; m < M; ++m) cn[m] += av * bk[m];
+    }
+  }
+}
+
+constexpr int64_t kSmallGemm = int64_t(1) << 18;  // multiply-adds; above this BLAS wins
+
+// out = [init +] a @ b for one step: the small loop above, or ATen (BLAS) for larger products.
+template <typename T>
+void step_gemm(Tensor& out, const Tensor& a, const Tensor& b, const Tensor* init = nullptr) {
+  const int64_t N = a.size(0), K = a.size(1), M = b.size(1);
+  const bool plain = a.is_contiguous() && b.is_contiguous() && out.is_contiguous() &&
+                     (init == nullptr || init->is_contiguous());
+  if (N * K * M <= kSmallGemm && plain) {
+    small_gemm<T>(N, K, M, ptr<T>(a), ptr<T>(b), ptr<T>(out), init ? ptr<T>(*init) : nullptr);
+  } else if (init) {
+    at::addmm_out(out, *init, a, b);
+  } else {
+    at::mm_out(out, a, b);
+  }
+}
+
 // ---------------------------------------------------------------- row kernels
 // One row (one sequence) of one step; plain loops over the H units that the compiler vectorises
 // (noexcept, restrict pointers per gate block, tanh from glibc's vector math library).
@@ -199,7 +237,7 @@ void family_forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
   const Tensor w = w_hh_t.contiguous();  // a contiguous (H, G) operand is faster for small GEMMs
   for (int64_t t = 0; t < L; ++t) {
     Tensor a = acts.select(0, t);  // (N, G)
-    at::mm_out(a, h, w);
+    step_gemm<T>(a, h, w);
     T* A = ptr<T>(a);
     const T* X = ptr<T>(xp) + t * N * G;
     const T* CP = t == 0 ? ptr<T>(c0) : ptr<T>(cs) + (t - 1) * N * H;
@@ -249,13 +287,15 @@ void family_backward_impl(const Tensor& dhs, const Tensor& dcs, const Tensor& w_
                           const Tensor& c0, const Tensor& peep, Tensor& dA, Tensor& dc) {
   const int64_t L = dhs.size(0), N = dhs.size(1), H = dhs.size(2), G = acts.size(2);
   Tensor dh = at::empty({N, H}, dhs.options());
+  const Tensor w = w_hh.contiguous();
   const T* p = K == Kind::kPeephole ? ptr<T>(peep) : nullptr;
   T* DC = ptr<T>(dc);
   for (int64_t t = L - 1; t >= 0; --t) {
     if (t == L - 1) {
       dh.copy_(dhs.select(0, t));
     } else {
-      at::addmm_out(dh, dhs.select(0, t), dA.select(0, t + 1), w_hh);
+      const Tensor dh_out = dhs.select(0, t);
+      step_gemm<T>(dh, dA.select(0, t + 1), w, &dh_out);
     }
     const T* DH = ptr<T>(dh);
     const T* Ac = ptr<T>(acts) + t * N * G;
@@ -314,7 +354,7 @@ void gru_forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& w_hh_t, 
   Tensor h = h0;
   const Tensor w = w_hh_t.contiguous();  // a contiguous (H, G) operand is faster for small GEMMs
   for (int64_t t = 0; t < L; ++t) {
-    at::mm_out(gh, h, w);
+    step_gemm<T>(gh, h, w);
     const T* GH = ptr<T>(gh);
     const T* X = ptr<T>(xp) + t * N * G;
     const T* HP = ptr<T>(h);
@@ -349,12 +389,14 @@ void gru_backward_impl(const Tensor& dhs, const Tensor& w_hh, const Tensor& acts
                        const Tensor& h0, const Tensor& hn, Tensor& dGH, Tensor& dXn, Tensor& carry) {
   const int64_t L = dhs.size(0), N = dhs.size(1), H = dhs.size(2), G = 3 * H;
   Tensor dh = at::empty({N, H}, dhs.options());
+  const Tensor w = w_hh.contiguous();
   T* CA = ptr<T>(carry);
   for (int64_t t = L - 1; t >= 0; --t) {
     if (t == L - 1) {
       dh.copy_(dhs.select(0, t));
     } else {
-      at::addmm_out(dh, dhs.select(0, t), dGH.select(0, t + 1), w_hh);
+      const Tensor dh_out = dhs.select(0, t);
+      step_gemm<T>(dh, dGH.select(0, t + 1), w, &dh_out);
     }
     const T* DH = ptr<T>(dh);
     const T* A = ptr<T>(acts) + t * N * G;
@@ -485,17 +527,20 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> layer
     using T = scalar_t;
     Tensor h = h0;
     const Tensor w = w_hh_t.contiguous();
+    // base pointers, fetched once: data_ptr() is too costly to call per row
+    T *A = ptr<T>(acts), *CS = ptr<T>(cs), *TU = ptr<T>(tus), *HS = ptr<T>(hs);
+    T *XH = ptr<T>(xhat), *RS = ptr<T>(rstd), *CH = ptr<T>(chat), *CRS = ptr<T>(crstd);
+    const T *XP = ptr<T>(xp), *C0 = ptr<T>(c0), *GW = ptr<T>(gw), *GB = ptr<T>(gb);
+    const T *CW = ptr<T>(cw), *CB = ptr<T>(cb);
     for (int64_t t = 0; t < L; ++t) {
       Tensor a = acts.select(0, t);
-      at::mm_out(a, h, w);
+      step_gemm<T>(a, h, w);
       const int64_t o1 = t * N * H, o4 = t * N * G;
-      const T* CP = t == 0 ? ptr<T>(c0) : ptr<T>(cs) + (t - 1) * N * H;
+      const T* CP = t == 0 ? C0 : CS + (t - 1) * N * H;
       rows(N, H, [&](int64_t n) {
-        ln_row_forward<T>(H, ptr<T>(a) + n * G, ptr<T>(xp) + o4 + n * G, ptr<T>(gw), ptr<T>(gb),
-                          ptr<T>(cw), ptr<T>(cb), CP + n * H, ptr<T>(cs) + o1 + n * H,
-                          ptr<T>(tus) + o1 + n * H, ptr<T>(hs) + o1 + n * H,
-                          ptr<T>(xhat) + o4 + n * G, ptr<T>(rstd) + (t * N + n) * 4,
-                          ptr<T>(chat) + o1 + n * H, ptr<T>(crstd) + t * N + n, T(kLnEps));
+        ln_row_forward<T>(H, A + o4 + n * G, XP + o4 + n * G, GW, GB, CW, CB, CP + n * H,
+                          CS + o1 + n * H, TU + o1 + n * H, HS + o1 + n * H, XH + o4 + n * G,
+                          RS + (t * N + n) * 4, CH + o1 + n * H, CRS + t * N + n, T(kLnEps));
       });
       h = hs.select(0, t);
     }
@@ -518,23 +563,29 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> layernorm_backward(
   Tensor dc = at::zeros_like(c0), scratch = at::empty({N, 5 * H}, dhs.options());
   AT_DISPATCH_FLOATING_TYPES(dhs.scalar_type(), "layernorm_backward", [&] {
     using T = scalar_t;
+    const Tensor w = w_hh.contiguous();
+    const T *A = ptr<T>(acts), *CS = ptr<T>(cs), *TU = ptr<T>(tus), *XH = ptr<T>(xhat);
+    const T *RS = ptr<T>(rstd), *CH = ptr<T>(chat), *CRS = ptr<T>(crstd), *C0 = ptr<T>(c0);
+    const T *GW = ptr<T>(gw), *CW = ptr<T>(cw);
+    const T* DCS0 = dcs.defined() ? ptr<T>(dcs) : nullptr;
+    T *DC = ptr<T>(dc), *DAH = ptr<T>(dAH), *DA = ptr<T>(dA), *SC = ptr<T>(scratch);
     for (int64_t t = L - 1; t >= 0; --t) {
       Tensor dh = dH.select(0, t);
       if (t == L - 1) {
         dh.copy_(dhs.select(0, t));
       } else {
-        at::addmm_out(dh, dhs.select(0, t), dA.select(0, t + 1), w_hh);
+        const Tensor dh_out = dhs.select(0, t);
+      step_gemm<T>(dh, dA.select(0, t + 1), w, &dh_out);
       }
       const int64_t o1 = t * N * H, o4 = t * N * G;
-      const T* CP = t == 0 ? ptr<T>(c0) : ptr<T>(cs) + (t - 1) * N * H;
-      const T* DCS = dcs.defined() ? ptr<T>(dcs) + o1 : nullptr;
+      const T* CP = t == 0 ? C0 : CS + (t - 1) * N * H;
+      const T* DCS = DCS0 ? DCS0 + o1 : nullptr;
+      const T* DH = ptr<T>(dh);
       rows(N, H, [&](int64_t n) {
-        ln_row_bwd<T>(H, ptr<T>(acts) + o4 + n * G, CP + n * H, ptr<T>(tus) + o1 + n * H,
-                      ptr<T>(xhat) + o4 + n * G, ptr<T>(rstd) + (t * N + n) * 4,
-                      ptr<T>(chat) + o1 + n * H, ptr<T>(crstd)[t * N + n], ptr<T>(gw), ptr<T>(cw),
-                      ptr<T>(dh) + n * H, DCS ? DCS + n * H : nullptr, ptr<T>(dc) + n * H,
-                      ptr<T>(dAH) + o4 + n * G, ptr<T>(dA) + o4 + n * G,
-                      ptr<T>(scratch) + n * 5 * H);
+        ln_row_bwd<T>(H, A + o4 + n * G, CP + n * H, TU + o1 + n * H, XH + o4 + n * G,
+                      RS + (t * N + n) * 4, CH + o1 + n * H, CRS[t * N + n], GW, CW, DH + n * H,
+                      DCS ? DCS + n * H : nullptr, DC + n * H, DAH + o4 + n * G, DA + o4 + n * G,
+                      SC + n * 5 * H);
       });
     }
   });
