@@ -230,8 +230,8 @@ def layernorm_forward(xp, h0, c0, w_hh_t, gw, gb, cw, cb):
 
 
 def layernorm_backward(dhs, dcs, w_hh, acts, cs, tus, xhat, rstd, chat, crstd, c0, gw, cw):
-    """Returns dA (L, N, 4H) at the pre-LN sum, dAH (L, N, 4H) at the normalised-and-scaled
-    gates (for γ, β), dH (L, N, H) the total gradient at each h_t, dh0 and dc0."""
+    """Returns dA (L, N, 4H) at the pre-LN sum, the gain/shift sums (10H: Σ dâ⊙xhat | Σ dâ over
+    the 4H gate units, then Σ du⊙chat | Σ du over H, u = LN(c)⊙γ_c + β_c), dh0 and dc0."""
     L, N, H = dhs.shape
     i, f, o, g = acts.chunk(4, dim=2)  # (L, N, H) each
     cprev = _prev(c0, cs)
@@ -254,4 +254,8 @@ def layernorm_backward(dhs, dcs, w_hh, acts, cs, tus, xhat, rstd, chat, crstd, c
         dah = torch.mul(dc.unsqueeze(1), gate_coef[t], out=dAH[t])
         torch.mul(dh, o_coef[t], out=dah[:, 2])
         dA[t] = _ln_backward(dah * gw, xhat[t], rstd[t]).view(N, 4 * H)
-    return dA, dAH.view(L, N, 4 * H), dH, dA[0] @ w_hh, dc * f[0]
+    dAH = dAH.view(L, N, 4 * H)
+    du = dH * o * (1.0 - tus * tus)
+    xhat = xhat.view(L, N, 4 * H)
+    sums = [(dAH * xhat).sum((0, 1)), dAH.sum((0, 1)), (du * chat).sum((0, 1)), du.sum((0, 1))]
+    return dA, torch.cat(sums), dA[0] @ w_hh, dc * f[0]

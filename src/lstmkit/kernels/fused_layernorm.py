@@ -48,22 +48,19 @@ class LayerNormFn(torch.autograd.Function):
         (x, h0, c0, w_ih_p, w_hh_p, gw_p, cw, hs, cs, tus, xhat, rstd, chat, crstd, acts) = (
             ctx.saved_tensors
         )
-        L, N, H = hs.shape
+        H = hs.shape[-1]
         if dhs is None:
             dhs = torch.zeros_like(hs)
         bwd = _loops.get("layernorm_backward", x)
-        dA, dAH, dH, dh0, dc0 = bwd(
+        dA, sums, dh0, dc0 = bwd(
             dhs.contiguous(), dcs, w_hh_p, acts, cs, tus, xhat, rstd, chat, crstd, c0, gw_p, cw
         )
         need = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db = _weight_grads(dA, x, _prev(h0, hs), w_ih_p, 4, need)
-        xhat2 = xhat.view(L, N, 4 * H)
-        dgw = _unpermute_rows((dAH * xhat2).sum((0, 1)), 4) if need[7] else None
-        dgb = _unpermute_rows(dAH.sum((0, 1)), 4) if need[8] else None
-        o = acts[..., 2 * H : 3 * H]
-        du = dH * o * (1.0 - tus * tus)  # gradient at LN(c)⊙γ_c + β_c
-        dcw = (du * chat).sum((0, 1)) if need[9] else None
-        dcb = du.sum((0, 1)) if need[10] else None
+        dgw = _unpermute_rows(sums[: 4 * H], 4) if need[7] else None
+        dgb = _unpermute_rows(sums[4 * H : 8 * H], 4) if need[8] else None
+        dcw = sums[8 * H : 9 * H] if need[9] else None
+        dcb = sums[9 * H :] if need[10] else None
         return (
             dx,
             dh0 if need[1] else None,

@@ -475,22 +475,32 @@ void ln_row_forward(int64_t H, T* __restrict__ a, const T* __restrict__ x, const
   }
 }
 
-// Backward of one row. scratch: 5H values. dc: carry dL/dc_t in, dL/dc_{t-1} out.
+// Backward of one row. scratch: 7H values. dc: carry dL/dc_t in, dL/dc_{t-1} out. acc (10H): this
+// thread's running sums for the gain/shift gradients: Σ dâ⊙xhat | Σ dâ (4H each), then
+// Σ du⊙chat | Σ du (H each), where u = LN(c)⊙γ_c + β_c.
 template <typename T>
 void ln_row_bwd(int64_t H, const T* __restrict__ a, const T* __restrict__ cp,
                 const T* __restrict__ tu, const T* __restrict__ xhat, const T* __restrict__ rstd,
                 const T* __restrict__ chat, T crstd, const T* __restrict__ gw,
                 const T* __restrict__ cw, const T* __restrict__ dh, const T* __restrict__ dcs,
-                T* __restrict__ dc, T* __restrict__ dah, T* __restrict__ dA,
-                T* __restrict__ scratch) noexcept {
+                T* __restrict__ dc, T* __restrict__ dA, T* __restrict__ scratch,
+                T* __restrict__ acc) noexcept {
   const T* __restrict__ i = a;
   const T* __restrict__ f = a + H;
   const T* __restrict__ o = a + 2 * H;
   const T* __restrict__ g = a + 3 * H;
   T* __restrict__ dchat = scratch;
   T* __restrict__ dcn = scratch + H;
-  T* __restrict__ dy = scratch + 2 * H;  // 3H are left, the gate loop below uses H at a time
-  for (int64_t j = 0; j < H; ++j) dchat[j] = dh[j] * o[j] * (T(1) - tu[j] * tu[j]) * cw[j];
+  T* __restrict__ dy = scratch + 2 * H;
+  T* __restrict__ dah = scratch + 3 * H;  // 4H: gradient at the scaled, shifted gates
+  T* __restrict__ acc_cw = acc + 8 * H;
+  T* __restrict__ acc_cb = acc + 9 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    const T du = dh[j] * o[j] * (T(1) - tu[j] * tu[j]);
+    dchat[j] = du * cw[j];
+    acc_cw[j] += du * chat[j];
+    acc_cb[j] += du;
+  }
   ln_row_backward(H, dchat, chat, crstd, dcn);
   T* __restrict__ d0 = dah;
   T* __restrict__ d1 = dah + H;
@@ -503,6 +513,12 @@ void ln_row_bwd(int64_t H, const T* __restrict__ a, const T* __restrict__ cp,
     d2[j] = dh[j] * tu[j] * o[j] * (T(1) - o[j]);
     d3[j] = dct * i[j] * (T(1) - g[j] * g[j]);
     dc[j] = dct * f[j];
+  }
+  T* __restrict__ acc_gw = acc;
+  T* __restrict__ acc_gb = acc + 4 * H;
+  for (int64_t j = 0; j < 4 * H; ++j) {
+    acc_gw[j] += dah[j] * xhat[j];
+    acc_gb[j] += dah[j];
   }
   for (int64_t k = 0; k < 4; ++k) {
     for (int64_t j = 0; j < H; ++j) dy[j] = dah[k * H + j] * gw[k * H + j];
@@ -548,7 +564,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> layer
   return {hs, cs, tus, xhat, rstd, chat, crstd, acts};
 }
 
-std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> layernorm_backward(
+std::tuple<Tensor, Tensor, Tensor, Tensor> layernorm_backward(
     const Tensor& dhs_, const c10::optional<Tensor>& dcs_, const Tensor& w_hh, const Tensor& acts_,
     const Tensor& cs_, const Tensor& tus_, const Tensor& xhat_, const Tensor& rstd_,
     const Tensor& chat_, const Tensor& crstd_, const Tensor& c0_, const Tensor& gw_,
@@ -559,8 +575,9 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> layernorm_backward(
   const Tensor gw = gw_.contiguous(), cw = cw_.contiguous();
   const Tensor dcs = dcs_.has_value() && dcs_->defined() ? dcs_->contiguous() : Tensor();
   const int64_t L = dhs.size(0), N = dhs.size(1), H = dhs.size(2), G = 4 * H;
-  Tensor dA = at::empty_like(acts), dAH = at::empty_like(acts), dH = at::empty_like(dhs);
-  Tensor dc = at::zeros_like(c0), scratch = at::empty({N, 5 * H}, dhs.options());
+  Tensor dA = at::empty_like(acts), dh = at::empty({N, H}, dhs.options());
+  Tensor dc = at::zeros_like(c0), scratch = at::empty({N, 7 * H}, dhs.options());
+  Tensor acc = at::zeros({at::get_num_threads(), 10 * H}, dhs.options());  // per-thread sums
   AT_DISPATCH_FLOATING_TYPES(dhs.scalar_type(), "layernorm_backward", [&] {
     using T = scalar_t;
     const Tensor w = w_hh.contiguous();
@@ -568,9 +585,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> layernorm_backward(
     const T *RS = ptr<T>(rstd), *CH = ptr<T>(chat), *CRS = ptr<T>(crstd), *C0 = ptr<T>(c0);
     const T *GW = ptr<T>(gw), *CW = ptr<T>(cw);
     const T* DCS0 = dcs.defined() ? ptr<T>(dcs) : nullptr;
-    T *DC = ptr<T>(dc), *DAH = ptr<T>(dAH), *DA = ptr<T>(dA), *SC = ptr<T>(scratch);
+    T *DC = ptr<T>(dc), *DA = ptr<T>(dA), *SC = ptr<T>(scratch), *ACC = ptr<T>(acc);
     for (int64_t t = L - 1; t >= 0; --t) {
-      Tensor dh = dH.select(0, t);
       if (t == L - 1) {
         dh.copy_(dhs.select(0, t));
       } else {
@@ -584,13 +600,13 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> layernorm_backward(
       rows(N, H, [&](int64_t n) {
         ln_row_bwd<T>(H, A + o4 + n * G, CP + n * H, TU + o1 + n * H, XH + o4 + n * G,
                       RS + (t * N + n) * 4, CH + o1 + n * H, CRS[t * N + n], GW, CW, DH + n * H,
-                      DCS ? DCS + n * H : nullptr, DC + n * H, DAH + o4 + n * G, DA + o4 + n * G,
-                      SC + n * 5 * H);
+                      DCS ? DCS + n * H : nullptr, DC + n * H, DA + o4 + n * G, SC + n * 7 * H,
+                      ACC + at::get_thread_num() * 10 * H);
       });
     }
   });
   Tensor dh0 = at::mm(dA.select(0, 0), w_hh);
-  return {dA, dAH, dH, dh0, dc};
+  return {dA, acc.sum(0), dh0, dc};
 }
 
 }  // namespace
@@ -604,7 +620,7 @@ TORCH_LIBRARY(lstmkit, m) {
   m.def("peephole_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor tcs, Tensor c0, Tensor peep) -> (Tensor, Tensor, Tensor)");
   m.def("gru_forward(Tensor xp, Tensor h0, Tensor w_hh_t, Tensor? b_hh) -> (Tensor, Tensor, Tensor)");
   m.def("layernorm_forward(Tensor xp, Tensor h0, Tensor c0, Tensor w_hh_t, Tensor gw, Tensor gb, Tensor cw, Tensor cb) -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
-  m.def("layernorm_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor tus, Tensor xhat, Tensor rstd, Tensor chat, Tensor crstd, Tensor c0, Tensor gw, Tensor cw) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
+  m.def("layernorm_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor tus, Tensor xhat, Tensor rstd, Tensor chat, Tensor crstd, Tensor c0, Tensor gw, Tensor cw) -> (Tensor, Tensor, Tensor, Tensor)");
   m.def("gru_backward(Tensor dhs, Tensor w_hh, Tensor acts, Tensor hs, Tensor h0, Tensor hn) -> (Tensor, Tensor, Tensor)");
 }
 
