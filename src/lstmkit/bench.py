@@ -28,6 +28,7 @@ __all__ = [
     "QUICK_CONFIGS",
     "BenchRow",
     "case_count",
+    "format_summary",
     "format_table",
     "gemm_gflops",
     "run_speed",
@@ -178,6 +179,28 @@ def format_table(rows: list[BenchRow], meta: dict) -> str:
             f"| {r.config} | {r.cell} | {r.backend} | {r.ms:.2f} | {r.ratio:.2f} | "
             f"{r.gflops:.1f} | {r.gemm_fraction:.2f} |"
         )
+    return "\n".join(lines)
+
+
+def format_summary(rows: list[BenchRow]) -> str:
+    """One line per size: torch's time, then each cell's ratio (fused; auto for lstm) and the
+    best GEMM fraction reached."""
+    configs = list(dict.fromkeys(r.config for r in rows))
+    cells = [c for c in CELLS]
+    head = "| N,L,I,H,layers | torch.nn.LSTM ms | auto (lstm) | " + " | ".join(
+        f"{c} fused" for c in cells
+    )
+    head += " | lstm fused-eager | lstm reference | best of GEMM |"
+    lines = [head, "|---|" + "---:|" * (len(cells) + 5)]
+    for cfg in configs:
+        by = {(r.cell, r.backend): r for r in rows if r.config == cfg}
+        cols = [f"{by[('torch.nn.LSTM', '-')].ms:.1f}"]
+        for key in [("lstm", "auto")] + [(c, "fused") for c in cells]:
+            cols.append(f"{by[key].ratio:.2f}x" if key in by else "-")
+        for key in [("lstm", "fused-eager"), ("lstm", "reference")]:
+            cols.append(f"{by[key].ratio:.2f}x" if key in by else "-")
+        cols.append(f"{max(r.gemm_fraction for r in by.values()):.2f}")
+        lines.append(f"| {cfg} | " + " | ".join(cols) + " |")
     return "\n".join(lines)
 
 

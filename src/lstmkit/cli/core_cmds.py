@@ -71,6 +71,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print("building/loading C++ kernels and timing; this takes a minute or two...", flush=True)
     rows, meta = _run_bench(args.quick, args.threads)
     print(bench.format_table(rows, meta))
+    print("\nSummary (train-step time as a multiple of torch.nn.LSTM's, measured interleaved):\n")
+    print(bench.format_summary(rows))
     path = bench.write_json(args.out, rows, meta)
     print(f"\nwrote {path}")
     return 0
