@@ -136,7 +136,8 @@ def gru_forward(xp: Tensor, h0: Tensor, w_hh_t: Tensor, b_hh: Tensor | None):
 
 
 def _prev(first: Tensor, seq: Tensor) -> Tensor:
-    return torch.cat([first.unsqueeze(0), seq[:-1]])  # (L, N, H): the state before each step
+    """The state before each step: cat(first, seq[:-1]) -> (L, N, H)."""
+    return torch.cat([first.unsqueeze(0), seq[:-1]])
 
 
 def lstm_backward(dhs, dcs, w_hh, acts, cs, tcs, c0):

@@ -12,11 +12,10 @@ from torch.autograd.function import once_differentiable
 
 from lstmkit.kernels import _loops
 from lstmkit.kernels.fused_lstm import (
+    _layer_grads,
     _permute_rows,
-    _prev,
     _project,
     _unpermute_rows,
-    _weight_grads,
 )
 
 __all__ = ["GATE_SLICES", "LayerNormFn"]
@@ -56,21 +55,9 @@ class LayerNormFn(torch.autograd.Function):
             dhs.contiguous(), dcs, w_hh_p, acts, cs, tus, xhat, rstd, chat, crstd, c0, gw_p, cw
         )
         need = ctx.needs_input_grad
-        dx, dw_ih, dw_hh, db = _weight_grads(dA, x, _prev(h0, hs), w_ih_p, 4, need)
+        grads = _layer_grads(dA, x, h0, hs, w_ih_p, 4, dh0, dc0, need)
         dgw = _unpermute_rows(sums[: 4 * H], 4) if need[7] else None
         dgb = _unpermute_rows(sums[4 * H : 8 * H], 4) if need[8] else None
         dcw = sums[8 * H : 9 * H] if need[9] else None
         dcb = sums[9 * H :] if need[10] else None
-        return (
-            dx,
-            dh0 if need[1] else None,
-            dc0 if need[2] else None,
-            dw_ih,
-            dw_hh,
-            db if need[5] else None,
-            db if need[6] else None,
-            dgw,
-            dgb,
-            dcw,
-            dcb,
-        )
+        return (*grads, dgw, dgb, dcw, dcb)

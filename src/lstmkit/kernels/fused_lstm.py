@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from lstmkit.kernels import _loops
+from lstmkit.kernels._loops_py import _prev
 
 __all__ = ["GATE_SLICES", "CoupledFn", "LSTMFn", "PeepholeFn"]
 
@@ -60,20 +61,36 @@ def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None) 
     return xp.view(L, N, -1)
 
 
-def _prev(first: Tensor, seq: Tensor) -> Tensor:
-    """The state before each step: cat(first, seq[:-1]) -> (L, N, H)."""
-    return torch.cat([first.unsqueeze(0), seq[:-1]])
-
-
-def _weight_grads(dA: Tensor, x: Tensor, hprev: Tensor, w_ih: Tensor, blocks: int, need):
-    """After the loop: dx, dW_ih, dW_hh, db as single GEMMs / reductions, rows un-permuted."""
+def _layer_grads(
+    dA: Tensor,
+    x: Tensor,
+    h0: Tensor,
+    hs: Tensor,
+    w_ih: Tensor,
+    blocks: int,
+    dh0: Tensor,
+    dc0: Tensor | None,
+    need: tuple[bool, ...],
+) -> tuple:
+    """After the loop, the gradients of (x, h0, c0, w_ih, w_hh, b_ih, b_hh) from dA (L, N, G),
+    the gradient at the pre-activations: dx, dW_ih, dW_hh as single GEMMs, db one reduction,
+    rows back in torch's order; None where no gradient is needed."""
     L, N, G = dA.shape
     dA2 = dA.reshape(L * N, G)
+    hprev = _prev(h0, hs)
     dx = (dA2 @ w_ih).view(L, N, -1) if need[0] else None
     dw_ih = _unpermute_rows(dA2.t() @ x.reshape(L * N, -1), blocks) if need[3] else None
     dw_hh = _unpermute_rows(dA2.t() @ hprev.reshape(L * N, -1), blocks) if need[4] else None
     db = _unpermute_rows(dA2.sum(0), blocks) if (need[5] or need[6]) else None
-    return dx, dw_ih, dw_hh, db
+    return (
+        dx,
+        dh0 if need[1] else None,
+        dc0 if need[2] else None,
+        dw_ih,
+        dw_hh,
+        db if need[5] else None,
+        db if need[6] else None,
+    )
 
 
 class _LSTMFamilyFn(torch.autograd.Function):
@@ -107,18 +124,8 @@ class _LSTMFamilyFn(torch.autograd.Function):
         bwd = _loops.get(f"{cls.loop}_backward", x)
         dA, dh0, dc0 = bwd(dhs.contiguous(), dcs, w_hh_p, acts, cs, tcs, c0, *extra)
         need = ctx.needs_input_grad
-        dx, dw_ih, dw_hh, db = _weight_grads(dA, x, _prev(h0, hs), w_ih_p, cls.blocks, need)
-        extra_grads = cls._extra_grads(dA, cs, c0, need[7:])
-        return (
-            dx,
-            dh0 if need[1] else None,
-            dc0 if need[2] else None,
-            dw_ih,
-            dw_hh,
-            db if need[5] else None,
-            db if need[6] else None,
-            *extra_grads,
-        )
+        grads = _layer_grads(dA, x, h0, hs, w_ih_p, cls.blocks, dh0, dc0, need)
+        return (*grads, *cls._extra_grads(dA, cs, c0, need[7:]))
 
     @classmethod
     def _extra_grads(cls, dA: Tensor, cs: Tensor, c0: Tensor, needed) -> tuple:

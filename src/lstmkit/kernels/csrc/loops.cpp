@@ -96,6 +96,18 @@ void step_gemm(Tensor& out, const Tensor& a, const Tensor& b, const Tensor* init
   }
 }
 
+// dh = dL/dh_t: what arrives from outside (dhs[t]) plus, below the last step, what flows back
+// through the recurrent weights from step t+1's pre-activation gradients (dpre[t+1] @ w).
+template <typename T>
+void recurrent_grad(Tensor& dh, const Tensor& dhs, const Tensor& dpre, const Tensor& w, int64_t t) {
+  const Tensor outside = dhs.select(0, t);
+  if (t == dhs.size(0) - 1) {
+    dh.copy_(outside);
+  } else {
+    step_gemm<T>(dh, dpre.select(0, t + 1), w, &outside);
+  }
+}
+
 // ---------------------------------------------------------------- row kernels
 // One row (one sequence) of one step; plain loops over the H units that the compiler vectorises
 // (noexcept, restrict pointers per gate block, tanh from glibc's vector math library).
@@ -291,12 +303,7 @@ void family_backward_impl(const Tensor& dhs, const Tensor& dcs, const Tensor& w_
   const T* p = K == Kind::kPeephole ? ptr<T>(peep) : nullptr;
   T* DC = ptr<T>(dc);
   for (int64_t t = L - 1; t >= 0; --t) {
-    if (t == L - 1) {
-      dh.copy_(dhs.select(0, t));
-    } else {
-      const Tensor dh_out = dhs.select(0, t);
-      step_gemm<T>(dh, dA.select(0, t + 1), w, &dh_out);
-    }
+    recurrent_grad<T>(dh, dhs, dA, w, t);
     const T* DH = ptr<T>(dh);
     const T* Ac = ptr<T>(acts) + t * N * G;
     const T* CP = t == 0 ? ptr<T>(c0) : ptr<T>(cs) + (t - 1) * N * H;
@@ -392,12 +399,7 @@ void gru_backward_impl(const Tensor& dhs, const Tensor& w_hh, const Tensor& acts
   const Tensor w = w_hh.contiguous();
   T* CA = ptr<T>(carry);
   for (int64_t t = L - 1; t >= 0; --t) {
-    if (t == L - 1) {
-      dh.copy_(dhs.select(0, t));
-    } else {
-      const Tensor dh_out = dhs.select(0, t);
-      step_gemm<T>(dh, dGH.select(0, t + 1), w, &dh_out);
-    }
+    recurrent_grad<T>(dh, dhs, dGH, w, t);
     const T* DH = ptr<T>(dh);
     const T* A = ptr<T>(acts) + t * N * G;
     const T* HP = t == 0 ? ptr<T>(h0) : ptr<T>(hs) + (t - 1) * N * H;
@@ -587,12 +589,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> layernorm_backward(
     const T* DCS0 = dcs.defined() ? ptr<T>(dcs) : nullptr;
     T *DC = ptr<T>(dc), *DA = ptr<T>(dA), *SC = ptr<T>(scratch), *ACC = ptr<T>(acc);
     for (int64_t t = L - 1; t >= 0; --t) {
-      if (t == L - 1) {
-        dh.copy_(dhs.select(0, t));
-      } else {
-        const Tensor dh_out = dhs.select(0, t);
-      step_gemm<T>(dh, dA.select(0, t + 1), w, &dh_out);
-      }
+      recurrent_grad<T>(dh, dhs, dA, w, t);
       const int64_t o1 = t * N * H, o4 = t * N * G;
       const T* CP = t == 0 ? C0 : CS + (t - 1) * N * H;
       const T* DCS = DCS0 ? DCS0 + o1 : nullptr;
