@@ -1,0 +1,268 @@
+"""``lstmkit.Classifier``: sequence classification in the scikit-learn manner.
+
+``Classifier(**options).fit(X, y, lengths=None).predict(X)``; the CLI's ``train classify`` runs
+exactly this code. Options are the model's (``hidden``, ``layers``, ``cell``, ``bidirectional``,
+``dropout``, ``pool``, ``conv_channels``, ``conv_kernel``, ``head_dropout``, ``backend``) and the
+Trainer's (every field of ``TrainConfig``: ``epochs``, ``batch_size``, ``lr``, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
+from lstmkit.train.batches import TensorBatches
+from lstmkit.train.checkpoint import atomic_write_json, load_safe, save_atomic
+from lstmkit.train.config import TrainConfig
+from lstmkit.train.trainer import Trainer
+
+__all__ = ["DEFAULTS", "Classifier"]
+
+log = logging.getLogger(__name__)
+
+# Model options and their defaults (training options default as in TrainConfig, but see below).
+MODEL_OPTIONS = {
+    "hidden": 128,
+    "layers": 2,
+    "cell": "lstm",
+    "bidirectional": False,
+    "dropout": 0.0,
+    "pool": "last",
+    "conv_channels": 0,
+    "conv_kernel": 3,
+    "head_dropout": 0.0,
+    "backend": "auto",
+}
+DEFAULTS = MODEL_OPTIONS | {"epochs": 10, "batch_size": 64, "lr": 1e-3, "val_fraction": 0.1}
+_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
+
+
+def split_options(options: dict) -> tuple[dict, TrainConfig]:
+    """Model options (with defaults) and a validated TrainConfig; unknown names are an error."""
+    unknown = set(options) - set(MODEL_OPTIONS) - _TRAIN_FIELDS
+    if unknown:
+        known = sorted(set(MODEL_OPTIONS) | _TRAIN_FIELDS)
+        raise ValueError(f"unknown options {sorted(unknown)}; known: {', '.join(known)}")
+    merged = DEFAULTS | options
+    model = {k: merged[k] for k in MODEL_OPTIONS}
+    train = TrainConfig(**{k: v for k, v in merged.items() if k in _TRAIN_FIELDS})
+    return model, train
+
+
+def _as_arrays(X, y=None, lengths=None):
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim == 2:
+        X = X[:, :, None]  # (N, L) -> (N, L, 1)
+    if X.ndim != 3:
+        raise ValueError(f"X must be (N, L, C) or (N, L), got shape {X.shape}")
+    if lengths is not None:
+        lengths = np.asarray(lengths)
+        if lengths.shape != (X.shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
+            raise ValueError(
+                f"lengths must be {X.shape[0]} integers, got {lengths.shape} {lengths.dtype}"
+            )
+        if lengths.min() < 1 or lengths.max() > X.shape[1]:
+            raise ValueError(
+                f"lengths must lie in [1, {X.shape[1]}], got {lengths.min()}..{lengths.max()}"
+            )
+        lengths = lengths.astype(np.int64)
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape != (X.shape[0],):
+            raise ValueError(
+                f"y must have shape ({X.shape[0]},) like X's first axis, got {y.shape}"
+            )
+    return X, y, lengths
+
+
+def _valid_mask(X: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    if lengths is None:
+        return np.ones(X.shape[:2], dtype=bool)
+    return np.arange(X.shape[1])[None, :] < lengths[:, None]  # (N, L)
+
+
+def stratified_indices(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic stratified split: (keep, held_out) index arrays."""
+    rng = np.random.default_rng(seed)
+    held = []
+    for label in np.unique(y):
+        idx = np.flatnonzero(y == label)
+        rng.shuffle(idx)
+        k = round(fraction * len(idx))
+        if len(idx) >= 2:
+            held.append(idx[: max(1, k)] if fraction > 0 else idx[:0])
+    held_out = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
+    keep = np.setdiff1d(np.arange(len(y)), held_out)
+    return keep, held_out
+
+
+class Classifier:
+    """LSTM sequence classifier with fit / predict / predict_proba / save / load.
+
+    Example::
+
+        >>> clf = Classifier(hidden=64, epochs=3).fit(X_train, y_train)
+        >>> clf.predict(X_test)[:5]
+    """
+
+    def __init__(self, **options) -> None:
+        self.model_options, self.train_config = split_options(options)
+        self.options = options
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, lengths=None, *, classes: list[str] | None = None,
+            run_dir: str | Path | None = None, progress: bool = False,
+            resume: bool = False) -> Classifier:  # fmt: skip
+        """Standardise with training statistics, hold out a stratified validation split, train.
+
+        ``run_dir``: write checkpoints, history and model there (``resume=True`` continues from
+        its checkpoint.pt).
+        """
+        X, y, lengths = _as_arrays(X, y, lengths)
+        if classes is None:
+            self.classes_, y_idx = np.unique(y, return_inverse=True)
+        else:
+            self.classes_, y_idx = np.asarray(classes), y.astype(np.int64)
+        if len(self.classes_) < 2:
+            raise ValueError(f"need at least 2 classes to classify, got {len(self.classes_)}")
+        c = self.train_config
+        keep, val_idx = stratified_indices(y_idx, c.val_fraction, c.seed)
+        mask = _valid_mask(X, lengths)[keep]
+        values = X[keep][mask]  # (valid steps, C): statistics of the training split only
+        self.mean_ = values.mean(0).astype(np.float32)
+        self.std_ = np.maximum(values.std(0), 1e-6).astype(np.float32)
+        torch.manual_seed(c.seed)
+        fc = FeatureConfig(input_size=X.shape[2], **{k: v for k, v in self.model_options.items()
+                                                      if k != "head_dropout"})  # fmt: skip
+        names = tuple(str(v) for v in self.classes_)
+        self.config_ = ClassifierConfig(fc, len(names), self.model_options["head_dropout"], names)
+        self.model_ = SequenceClassifier(self.config_)
+        if run_dir is not None:
+            self._write_config(run_dir)
+        train = self._batches(
+            X[keep], y_idx[keep], None if lengths is None else lengths[keep], True
+        )
+        val = None
+        if len(val_idx):
+            vl = None if lengths is None else lengths[val_idx]
+            val = self._batches(X[val_idx], y_idx[val_idx], vl, False)
+        trainer = Trainer(self.model_, c, _step_loss, _evaluate, run_dir, progress)
+        if resume:
+            trainer.resume_from(Path(run_dir) / "checkpoint.pt")
+        self.history_ = trainer.fit(train, val)
+        self.trainer_ = trainer
+        self.model_.eval()
+        return self
+
+    def _tensors(self, X: np.ndarray, lengths: np.ndarray | None):
+        Xs = (X - self.mean_) / self.std_
+        if lengths is not None:
+            Xs = Xs * _valid_mask(X, lengths)[..., None]  # padding stays 0 after scaling
+        xt = torch.from_numpy(np.ascontiguousarray(Xs, dtype=np.float32))
+        return xt, None if lengths is None else torch.from_numpy(lengths)
+
+    def _batches(self, X, y, lengths, shuffle: bool) -> TensorBatches:
+        xt, lt = self._tensors(X, lengths)
+        batch = self.train_config.batch_size if shuffle else max(256, self.train_config.batch_size)
+        return TensorBatches((xt, torch.from_numpy(y.astype(np.int64)), lt), batch, shuffle)
+
+    # ------------------------------------------------------------------ predict
+    @torch.no_grad()
+    def predict_proba(self, X, lengths=None) -> np.ndarray:
+        """Class probabilities (N, K)."""
+        self._check_fitted()
+        X, _, lengths = _as_arrays(X, None, lengths)
+        if X.shape[2] != self.config_.features.input_size:
+            raise ValueError(
+                f"X has {X.shape[2]} channels per step; the model was trained on "
+                f"{self.config_.features.input_size}"
+            )
+        xt, lt = self._tensors(X, lengths)
+        self.model_.eval()
+        device = next(self.model_.parameters()).device
+        out = []
+        for start in range(0, len(xt), 512):
+            lb = None if lt is None else lt[start : start + 512].to(device)
+            logits = self.model_(xt[start : start + 512].to(device), lb)
+            out.append(torch.softmax(logits.float(), dim=1).cpu())
+        return torch.cat(out).numpy()
+
+    def predict(self, X, lengths=None) -> np.ndarray:
+        """Predicted labels (the values y held)."""
+        return self.classes_[self.predict_proba(X, lengths).argmax(1)]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise ValueError("this Classifier is not fitted yet; call fit(X, y) first")
+
+    # ------------------------------------------------------------------ persistence
+    def _config_dict(self) -> dict:
+        return {
+            "task": "classify",
+            "model": self.config_.to_dict(),
+            "train": self.train_config.to_dict(),
+            "options": self.options,
+            "preprocess": {"mean": self.mean_.tolist(), "std": self.std_.tolist()},
+            "classes": [v.item() if hasattr(v, "item") else v for v in self.classes_],
+        }
+
+    def _write_config(self, run_dir: str | Path, extra: dict | None = None) -> None:
+        path = Path(run_dir) / "config.json"
+        d = self._config_dict()
+        if path.exists():  # keep what the caller added (data sources)
+            import json
+
+            d = json.loads(path.read_text()) | d
+        atomic_write_json(path, d | (extra or {}))
+
+    def save(self, run_dir: str | Path) -> Path:
+        """Write config.json and model.pt (loadable with ``Classifier.load`` / ``lstmkit.load``)."""
+        self._check_fitted()
+        run_dir = Path(run_dir)
+        self._write_config(run_dir)
+        save_atomic(self.model_.state_dict(), run_dir / "model.pt")
+        return run_dir
+
+    @classmethod
+    def from_config(cls, config: dict, state: dict | None) -> Classifier:
+        self = cls(**config.get("options", {}))
+        self.config_ = ClassifierConfig.from_dict(config["model"])
+        self.model_ = SequenceClassifier(self.config_)
+        if state is not None:
+            self.model_.load_state_dict(state)
+        self.model_.eval()
+        self.mean_ = np.asarray(config["preprocess"]["mean"], dtype=np.float32)
+        self.std_ = np.asarray(config["preprocess"]["std"], dtype=np.float32)
+        self.classes_ = np.asarray(config["classes"])
+        return self
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Classifier:
+        import json
+
+        run_dir = Path(run_dir)
+        config = json.loads((run_dir / "config.json").read_text())
+        return cls.from_config(config, load_safe(run_dir / "model.pt"))
+
+
+def _step_loss(model, batch):
+    x, y, lengths = batch
+    return F.cross_entropy(model(x, lengths), y), len(y)
+
+
+def _evaluate(model, batches: TensorBatches) -> dict[str, float]:
+    total, correct, n = 0.0, 0, 0
+    device = next(model.parameters()).device
+    for x, y, lengths in batches.batches():
+        x, y = x.to(device), y.to(device)
+        logits = model(x, None if lengths is None else lengths.to(device))
+        total += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+        n += len(y)
+    return {"loss": total / max(n, 1), "accuracy": correct / max(n, 1)}

@@ -1,0 +1,6 @@
+"""The ``nn.Module``s of the tasks, each with a config dataclass that rebuilds it."""
+
+from lstmkit.models.classifier import ClassifierConfig, SequenceClassifier
+from lstmkit.models.features import POOLS, FeatureConfig, FeatureExtractor
+
+__all__ = ["POOLS", "ClassifierConfig", "FeatureConfig", "FeatureExtractor", "SequenceClassifier"]

@@ -1,0 +1,227 @@
+"""The Trainer: optimisation, schedules, clipping, early stopping, checkpoints and resume.
+
+A task supplies two functions: ``step_loss(model, batch) -> (loss, n)`` for one batch and
+``evaluate(model, batches) -> dict`` (must hold ``"loss"``). The Trainer owns everything else.
+After every epoch it writes ``checkpoint.pt`` atomically (model, optimizer, schedule, RNG state,
+history, best weights), so that a run killed at any moment resumes to exactly the result of the
+uninterrupted run: the shuffling of each epoch depends only on (seed, epoch).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit.train.batches import TensorBatches, epoch_generator
+from lstmkit.train.checkpoint import atomic_write_text, load_safe, save_atomic
+from lstmkit.train.config import TrainConfig
+from lstmkit.train.schedule import LRSchedule
+
+__all__ = ["Trainer", "make_optimizer"]
+
+log = logging.getLogger(__name__)
+
+StepLoss = Callable[[nn.Module, tuple], tuple[Tensor, int]]
+Evaluate = Callable[[nn.Module, TensorBatches], dict[str, float]]
+
+
+def make_optimizer(model: nn.Module, c: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    builders = {
+        "adam": lambda: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
+        "adamw": lambda: torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay),
+        "rmsprop": lambda: torch.optim.RMSprop(
+            params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
+        ),
+        "sgd": lambda: torch.optim.SGD(
+            params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
+        ),
+    }
+    return builders[c.optimizer]()
+
+
+class Trainer:
+    """Train ``model`` with ``config``; write checkpoints and history into ``run_dir`` if given.
+
+    Example::
+
+        trainer = Trainer(model, TrainConfig(epochs=5), step_loss, evaluate, run_dir="runs/x")
+        history = trainer.fit(train_batches, val_batches)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        step_loss: StepLoss,
+        evaluate: Evaluate,
+        run_dir: str | Path | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.model, self.config = model, config
+        self.step_loss, self.evaluate = step_loss, evaluate
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.progress = progress
+        self.device = torch.device(config.device)
+        self.model.to(self.device)
+        self.optimizer = make_optimizer(model, config)
+        self.history: list[dict[str, float]] = []
+        self.best_state: dict[str, Tensor] | None = None
+        self.best_score = math.inf
+        self.best_epoch = 0
+        self.bad_epochs = 0
+        self.clip_count = 0
+        self.train_seconds = 0.0
+        self.start_epoch = 0
+        self.stopped_early = False
+        self._resume: dict | None = None
+
+    # ------------------------------------------------------------------ checkpoints
+    def resume_from(self, path: str | Path) -> None:
+        """Restore everything a checkpoint holds; ``fit`` then continues after its epoch."""
+        ck = load_safe(path, map_location=self.device)
+        self.model.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.history = list(ck["history"])
+        self.best_state = ck["best_state"]
+        self.best_score, self.best_epoch = ck["best_score"], ck["best_epoch"]
+        self.bad_epochs, self.clip_count = ck["bad_epochs"], ck["clip_count"]
+        self.train_seconds, self.start_epoch = ck["train_seconds"], ck["epoch"]
+        self.stopped_early = ck["stopped_early"]
+        self._resume = ck
+
+    def _checkpoint(self, epoch: int, schedule: LRSchedule) -> dict:
+        return {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+            "rng": torch.get_rng_state(),
+            "history": self.history,
+            "best_state": self.best_state,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "clip_count": self.clip_count,
+            "train_seconds": self.train_seconds,
+            "stopped_early": self.stopped_early,
+        }
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train: TensorBatches, val: TensorBatches | None = None) -> list[dict[str, float]]:
+        c = self.config
+        schedule = LRSchedule(c, len(train))
+        if self._resume is not None:
+            schedule.load_state_dict(self._resume["schedule"])
+            torch.set_rng_state(self._resume["rng"])
+        else:
+            torch.manual_seed(c.seed)  # dropout and other in-training randomness
+        autocast = (
+            torch.autocast(self.device.type, dtype=torch.bfloat16)
+            if c.precision == "bf16"
+            else nullcontext()
+        )
+        for epoch in range(self.start_epoch, c.epochs):
+            if self.stopped_early:
+                break
+            t0 = time.perf_counter()
+            row = self._train_epoch(epoch, train, schedule, autocast)
+            if val is not None:
+                with torch.no_grad(), autocast:
+                    self.model.eval()
+                    row |= {f"val_{k}": v for k, v in self.evaluate(self.model, val).items()}
+            self.train_seconds += time.perf_counter() - t0
+            row["seconds"] = time.perf_counter() - t0
+            self._end_epoch(epoch, row, schedule)
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)  # best weights restored
+        return self.history
+
+    def _train_epoch(self, epoch: int, train: TensorBatches, schedule: LRSchedule, autocast):
+        c = self.config
+        self.model.train()
+        total, count, clipped, steps = 0.0, 0, 0, 0
+        batches = train.batches(epoch_generator(c.seed, epoch))
+        bar = None
+        if self.progress and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(batches, total=len(train), desc=f"epoch {epoch + 1}/{c.epochs}",
+                       file=sys.stderr, leave=False, unit="batch")  # fmt: skip
+            batches = bar
+        for batch in batches:
+            lr = c.lr * schedule.factor(epoch * len(train) + steps)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            batch = tuple(None if t is None else t.to(self.device) for t in batch)
+            with autocast:
+                loss, n = self.step_loss(self.model, batch)
+            objective = loss + self._l1() if c.l1 else loss
+            self.optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            if c.clip_norm is not None:
+                norm = nn.utils.clip_grad_norm_(self.model.parameters(), c.clip_norm)
+                clipped += int(norm > c.clip_norm)
+            self.optimizer.step()
+            total += float(loss.detach()) * n
+            count += n
+            steps += 1
+            if bar is not None:
+                bar.set_postfix(loss=f"{total / count:.4f}", lr=f"{lr:.2e}")
+        self.clip_count += clipped
+        return {"epoch": epoch + 1, "loss": total / max(count, 1), "lr": lr,
+                "clipped_fraction": clipped / max(steps, 1)}  # fmt: skip
+
+    def _l1(self) -> Tensor:
+        weights = [
+            p for n, p in self.model.named_parameters() if p.requires_grad and "bias" not in n
+        ]
+        return self.config.l1 * sum(p.abs().sum() for p in weights)
+
+    def _end_epoch(self, epoch: int, row: dict, schedule: LRSchedule) -> None:
+        c = self.config
+        score = row.get("val_loss", row["loss"])  # monitored: validation loss (train loss without)
+        if not math.isfinite(score):
+            raise ValueError(
+                f"training diverged at epoch {epoch + 1} (loss {score}); lower --lr or set a "
+                "gradient clip norm"
+            )
+        schedule.end_epoch(row.get("val_loss"))
+        if score < self.best_score - 1e-12:
+            self.best_score, self.best_epoch, self.bad_epochs = score, epoch + 1, 0
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if self.run_dir is not None:
+                save_atomic(self.best_state, self.run_dir / "model.pt")
+        else:
+            self.bad_epochs += 1
+            if c.patience is not None and self.bad_epochs >= c.patience:
+                self.stopped_early = True
+        self.history.append(row)
+        msg = " ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+        )
+        log.info("%s%s", msg, " (early stop)" if self.stopped_early else "")
+        if self.run_dir is not None:
+            save_atomic(self._checkpoint(epoch + 1, schedule), self.run_dir / "checkpoint.pt")
+            atomic_write_text(self.run_dir / "history.csv", history_csv(self.history))
+
+
+def _cell(v: object) -> str:
+    if v is None:
+        return ""
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def history_csv(history: list[dict]) -> str:
+    """One row per epoch, columns in first-seen order."""
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    lines = [",".join(keys)] + [",".join(_cell(row.get(k)) for k in keys) for row in history]
+    return "\n".join(lines) + "\n"
