@@ -10,12 +10,15 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "kernels", "nn", "reference"]
+__all__ = ["Classifier", "__version__", "kernels", "load", "models", "nn", "reference", "train"]
 
-_SUBMODULES = {"kernels", "nn", "reference", "cli"}
+_SUBMODULES = {"kernels", "nn", "reference", "cli", "models", "train", "data", "viz", "estimators"}
+_ATTRS = {"Classifier": "lstmkit.estimators", "load": "lstmkit.runs"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"lstmkit.{name}")
+    if name in _ATTRS:
+        return getattr(importlib.import_module(_ATTRS[name]), name)
     raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")

@@ -1,0 +1,84 @@
+"""Arguments shared by the training subcommands, and their conversion to estimator options."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_common_train_args", "positive_int", "train_options"]
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {v}")
+    return v
+
+
+# flag dest -> estimator option (None default: the estimator's own default applies)
+_FLAGS = {
+    "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "hidden": "hidden",
+    "layers": "layers", "dropout": "dropout", "seed": "seed", "device": "device",
+    "precision": "precision", "cell": "cell", "bidirectional": "bidirectional",
+    "optimizer": "optimizer", "schedule": "schedule", "warmup": "warmup_epochs",
+    "weight_decay": "weight_decay", "l1": "l1", "clip_norm": "clip_norm",
+    "patience": "patience", "val_fraction": "val_fraction", "backend": "backend",
+}  # fmt: skip
+
+
+def add_common_train_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--cell", choices=["lstm", "peephole", "coupled", "gru", "layernorm"])
+    g.add_argument("--hidden", type=positive_int, help="units per layer and direction")
+    g.add_argument("--layers", type=positive_int, help="stacked recurrent layers")
+    g.add_argument("--bidirectional", action="store_true", default=None)
+    g.add_argument("--dropout", type=_fraction, help="dropout between recurrent layers")
+    g.add_argument("--backend", choices=["auto", "torch", "fused", "reference"])
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=positive_int)
+    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--lr", type=_positive_float, help="peak learning rate")
+    t.add_argument("--optimizer", choices=["adam", "adamw", "rmsprop", "sgd"])
+    t.add_argument("--schedule", choices=["cosine", "step", "plateau", "constant"])
+    t.add_argument("--warmup", type=float, metavar="EPOCHS", help="linear warm-up length")
+    t.add_argument("--weight-decay", type=float, help="L2 penalty (decoupled for adamw)")
+    t.add_argument("--l1", type=float, help="L1 penalty on the weights")
+    t.add_argument("--clip-norm", type=_positive_float, help="gradient clipping norm")
+    t.add_argument("--patience", type=positive_int, help="early stopping patience (epochs)")
+    t.add_argument(
+        "--val-fraction", type=_fraction, help="validation hold-out of the training data"
+    )
+    t.add_argument("--seed", type=int, help="the same seed gives the same run")
+    t.add_argument("--device", help="cpu, cuda, cuda:1, ...")
+    t.add_argument("--precision", choices=["fp32", "bf16"])
+    o = p.add_argument_group("output")
+    o.add_argument("--out", metavar="RUN_DIR", help="run directory (default runs/<task>-<time>)")
+    o.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+
+
+def train_options(args: argparse.Namespace) -> dict:
+    """Estimator options from the flags the user gave (unset flags keep the defaults)."""
+    return {opt: getattr(args, dest) for dest, opt in _FLAGS.items()
+            if getattr(args, dest, None) is not None}  # fmt: skip

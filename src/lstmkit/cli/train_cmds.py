@@ -1,0 +1,168 @@
+"""``lstmkit train classify``, ``evaluate``, ``predict``, ``resume``."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+
+from lstmkit.cli.args import add_common_train_args, train_options
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser("train", help="train a model (classify)", description="Train a model.")
+    tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
+    c = tasks.add_parser(
+        "classify",
+        help="sequence classification",
+        description="Train an LSTM sequence classifier. SOURCE is a built-in name (digits, "
+        "fashion-mnist, mnist, ucr:<Name>) or a file (.npz with X, y[, lengths]; IDX; UCR "
+        ".tsv / .ts).",
+    )
+    c.add_argument("--data", required=True, metavar="SOURCE", help="built-in name or file")
+    c.add_argument("--test-data", metavar="FILE", help="separate test set (else the source's "
+                   "own test split, or a stratified hold-out)")  # fmt: skip
+    c.add_argument("--test-fraction", type=float, default=0.2,
+                   help="hold-out fraction without a test set (default %(default)s)")  # fmt: skip
+    c.add_argument("--data-dir", help="where built-in data sets are looked up and cached")
+    c.add_argument("--pool", choices=["last", "mean", "max", "attention"], default=None,
+                   help="how the per-step features become one vector (default last)")  # fmt: skip
+    c.add_argument("--conv-channels", type=int, default=None, help="Conv1d front end channels")
+    c.add_argument("--head-dropout", type=float, default=None, help="dropout before the head")
+    add_common_train_args(c)
+    c.set_defaults(func=cmd_train_classify)
+
+    e = sub.add_parser("evaluate", help="metrics of a trained run on its test data or --data")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("--data", metavar="SOURCE", help="evaluate on this data instead")
+    e.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict with a trained run; writes CSV")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--input", required=True, metavar="FILE", help=".npz with X[, lengths], IDX "
+                   "or UCR file")  # fmt: skip
+    p.add_argument("--output", metavar="FILE", help="CSV to write (default: standard output)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.set_defaults(func=cmd_predict)
+
+    r = sub.add_parser("resume", help="continue an interrupted run from its checkpoint.pt")
+    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.set_defaults(func=cmd_resume)
+
+
+def _print_metrics(metrics: dict, run_dir: Path | None = None) -> None:
+    keys = [k for k in metrics if not k.startswith(("test_precision_", "test_recall_"))]
+    width = max(len(k) for k in keys)
+    for k in keys:
+        v = metrics[k]
+        print(f"  {k:<{width}}  {v:.4f}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+    if run_dir is not None:
+        print(f"\nrun directory: {run_dir}  (metrics.json, loss.png, confusion.png, model.pt)")
+
+
+def cmd_train_classify(args: argparse.Namespace) -> int:
+    from lstmkit.runs import prepare_run_dir
+    from lstmkit.tasks.classify import run_classify
+
+    options = train_options(args)
+    for name in ("pool", "conv_channels", "head_dropout"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    if not 0.0 < args.test_fraction < 1.0:
+        raise ValueError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
+    from lstmkit.estimators.classifier import split_options
+
+    split_options(options)  # validate every option before anything is written
+    run_dir = prepare_run_dir(args.out, "classify", args.overwrite)
+    data = {"source": args.data, "test_source": args.test_data,
+            "test_fraction": args.test_fraction, "data_dir": args.data_dir}  # fmt: skip
+    try:
+        metrics = run_classify(data, options, run_dir, progress=True)
+    except BaseException:
+        if not (run_dir / "checkpoint.pt").exists():  # nothing worth keeping: leave no debris
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    print(f"classify {args.data}: test accuracy {metrics['test_accuracy']:.4f}")
+    _print_metrics(metrics, run_dir)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from lstmkit.runs import read_config
+    from lstmkit.tasks.classify import run_classify
+
+    run_dir = Path(args.run_dir)
+    config = read_config(run_dir)
+    if not (run_dir / "checkpoint.pt").is_file():
+        raise ValueError(f"{run_dir} has no checkpoint.pt to resume from")
+    if config["task"] != "classify":
+        raise ValueError(f"resume does not support task {config['task']!r} yet")
+    metrics = run_classify(config["data"], config["options"], run_dir, resume=True, progress=True)
+    print(f"resumed {run_dir}: test accuracy {metrics['test_accuracy']:.4f}")
+    _print_metrics(metrics, run_dir)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from lstmkit.tasks.classify import evaluate_run
+
+    metrics = evaluate_run(args.run_dir, args.data)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from lstmkit.runs import load
+
+    clf = load(args.run_dir)
+    X, lengths = _read_inputs(Path(args.input))
+    proba = clf.predict_proba(X, lengths)
+    labels = clf.classes_[proba.argmax(1)]
+    out = io.StringIO()
+    names = [str(c) for c in clf.classes_]
+    out.write(",".join(["label"] + [f"p_{n}" for n in names]) + "\n")
+    for label, row in zip(labels, proba, strict=True):
+        out.write(",".join([str(label)] + [f"{p:.6f}" for p in row]) + "\n")
+    if args.output is None:
+        sys.stdout.write(out.getvalue())
+        return 0
+    path = Path(args.output)
+    if path.exists() and not args.overwrite:
+        raise ValueError(f"{path} exists; pass --overwrite to replace it")
+    from lstmkit.train.checkpoint import atomic_write_text
+
+    atomic_write_text(path, out.getvalue())
+    print(f"wrote {len(labels)} predictions to {path}")
+    return 0
+
+
+def _read_inputs(path: Path):
+    """X (and lengths) to predict on: an .npz without labels is fine here."""
+    import numpy as np
+
+    if path.suffix == ".npz":
+        if not path.is_file():
+            raise ValueError(f"input file {path} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "X" not in z:
+                    raise ValueError(f"{path} has no array 'X' (found: {', '.join(z.files)})")
+                X = z["X"]
+                lengths = z["lengths"] if "lengths" in z else None
+        except (OSError, EOFError) as e:
+            raise ValueError(f"cannot read {path}: {e}") from e
+        if not np.issubdtype(X.dtype, np.number):
+            raise ValueError(f"X in {path} must be numeric, got dtype {X.dtype}")
+        if not np.isfinite(X.astype(np.float64)).all():
+            raise ValueError(f"X in {path} holds NaN or infinite values")
+        return X, lengths
+    from lstmkit.data import load_classification
+
+    data, _ = load_classification(str(path))
+    return data.X, data.lengths

@@ -1,0 +1,59 @@
+"""Run directories: create without clobbering, read back, rebuild a trained model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["load", "prepare_run_dir", "read_config"]
+
+
+def prepare_run_dir(out: str | Path | None, task: str, overwrite: bool = False) -> Path:
+    """The run directory to write: ``out`` or ``runs/<task>-<timestamp>``.
+
+    An existing non-empty directory is an error unless ``overwrite`` (then it is emptied);
+    nothing the user had is touched otherwise.
+    """
+    path = Path(out) if out else Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path} exists and is not a directory; choose another path")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise ValueError(
+                f"run directory {path} already exists and is not empty; pass --overwrite to "
+                "replace it or choose another --out"
+            )
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """config.json of a run directory, with a clear error when it is not one."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"run directory {run_dir} does not exist")
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{run_dir} is not an lstmkit run directory (no config.json)")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(config, dict) or "task" not in config:
+        raise ValueError(f"{path} has no 'task'; it was not written by lstmkit train")
+    return config
+
+
+def load(run_dir: str | Path):
+    """Rebuild the trained estimator of a run directory (no training code runs)."""
+    config = read_config(run_dir)
+    task = config["task"]
+    if task == "classify":
+        from lstmkit.estimators import Classifier
+
+        return Classifier.load(run_dir)
+    raise ValueError(f"{run_dir}: task {task!r} cannot be loaded by this lstmkit version")

@@ -1,0 +1,1 @@
+"""Task pipelines behind ``lstmkit train``: data -> estimator -> metrics, plots, run directory."""

@@ -1,0 +1,107 @@
+"""The ``classify`` pipeline: load labelled sequences, train a Classifier, evaluate, write the run.
+
+Everything needed to re-run it sits in config.json (``data`` and ``options``), so that
+``lstmkit resume`` repeats exactly the same data preparation and continues the training.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lstmkit.estimators import Classifier
+from lstmkit.estimators.classifier import stratified_indices
+from lstmkit.runs import read_config
+from lstmkit.train.checkpoint import atomic_write_json
+from lstmkit.train.metrics import classification_metrics
+from lstmkit.viz import plot_confusion, plot_loss
+
+__all__ = ["evaluate_run", "load_split", "run_classify"]
+
+log = logging.getLogger(__name__)
+
+
+def load_split(data: dict):
+    """(train, test) SequenceData for a run's ``data`` section: the source's own test split, the
+    ``test_source`` file, or a stratified hold-out of ``test_fraction`` (seeded)."""
+    from lstmkit.data import load_classification
+
+    train, test = load_classification(
+        data["source"], test_source=data.get("test_source"), data_dir=data.get("data_dir")
+    )
+    if test is None:
+        keep, held = stratified_indices(train.y, data.get("test_fraction", 0.2), data["seed"])
+        train, test = train.subset(keep), train.subset(held)
+    return train, test
+
+
+def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool = False,
+                 progress: bool = False) -> dict:  # fmt: skip
+    """Train (or resume) and evaluate; returns the flat metrics written to metrics.json."""
+    run_dir = Path(run_dir)
+    data = {"test_fraction": 0.2, "seed": options.get("seed", 0)} | data
+    train, test = load_split(data)
+    if not resume:
+        atomic_write_json(run_dir / "config.json", {"task": "classify", "data": data,
+                                                    "options": options})  # fmt: skip
+    log.info("classify: %d training and %d test sequences of length %d with %d channels, "
+             "%d classes", len(train), len(test), train.X.shape[1], train.X.shape[2],
+             len(train.classes))  # fmt: skip
+    t0 = time.perf_counter()
+    clf = Classifier(**options).fit(
+        train.X, train.y, train.lengths, classes=train.classes, run_dir=run_dir,
+        progress=progress, resume=resume,
+    )  # fmt: skip
+    log.info("trained in %.1f s", time.perf_counter() - t0)
+    metrics = _evaluate(clf, test, run_dir)
+    metrics = {
+        "task": "classify",
+        "epochs_run": len(clf.history_),
+        "train_seconds": round(clf.trainer_.train_seconds, 3),
+        "params": sum(p.numel() for p in clf.model_.parameters()),
+        **metrics,
+        "best_epoch": clf.trainer_.best_epoch,
+        "clipped_steps": clf.trainer_.clip_count,
+        "train_size": len(train),
+        "test_size": len(test),
+    }
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    plot_loss(clf.history_, run_dir / "loss.png", title=f"classify {data['source']}")
+    return metrics
+
+
+def _evaluate(clf: Classifier, test, run_dir: Path | None) -> dict:
+    pred = clf.predict_proba(test.X, test.lengths).argmax(1)
+    m = classification_metrics(test.y, pred, list(clf.classes_.astype(str)))
+    if run_dir is not None:
+        atomic_write_json(run_dir / "report.json", m)
+        plot_confusion(m["confusion"], list(clf.classes_.astype(str)), run_dir / "confusion.png")
+    flat = {"test_accuracy": round(m["accuracy"], 6), "test_macro_f1": round(m["macro_f1"], 6)}
+    for name, pc in m["per_class"].items():
+        flat[f"test_precision_{name}"] = round(pc["precision"], 6)
+        flat[f"test_recall_{name}"] = round(pc["recall"], 6)
+    return flat
+
+
+def evaluate_run(run_dir: str | Path, source: str | None = None) -> dict:
+    """Metrics of a trained run on its own test split, or on ``source`` (its test split when it
+    has one, else all of it)."""
+    config = read_config(run_dir)
+    clf = Classifier.load(run_dir)
+    if source is None:
+        _, test = load_split(config["data"])
+    else:
+        from lstmkit.data import load_classification
+
+        train, test = load_classification(source)
+        test = test if test is not None else train
+    if list(test.classes) != list(clf.classes_.astype(str)):
+        extra = sorted(set(test.classes) - set(clf.classes_.astype(str)))
+        if extra:
+            raise ValueError(f"the data has classes the model never saw: {extra[:10]}")
+        index = {name: i for i, name in enumerate(clf.classes_.astype(str))}
+        test.y = np.array([index[test.classes[k]] for k in test.y])
+    return {"task": "classify", "test_size": len(test), **_evaluate(clf, test, None)}
