@@ -17,8 +17,15 @@ class UserError(Exception):
     """A mistake the user can fix: printed as one line, exit code 1."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line (argparse prints the whole usage block otherwise)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lstmkit",
         description="LSTM networks from the gate equations up: train, inspect, export, serve.",
     )

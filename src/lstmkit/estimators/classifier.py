@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lstmkit.data import stratified_split
 from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.checkpoint import atomic_write_json, load_safe, save_atomic
@@ -87,21 +88,6 @@ def _valid_mask(X: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
     return np.arange(X.shape[1])[None, :] < lengths[:, None]  # (N, L)
 
 
-def stratified_indices(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic stratified split: (keep, held_out) index arrays."""
-    rng = np.random.default_rng(seed)
-    held = []
-    for label in np.unique(y):
-        idx = np.flatnonzero(y == label)
-        rng.shuffle(idx)
-        k = round(fraction * len(idx))
-        if len(idx) >= 2:
-            held.append(idx[: max(1, k)] if fraction > 0 else idx[:0])
-    held_out = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
-    keep = np.setdiff1d(np.arange(len(y)), held_out)
-    return keep, held_out
-
-
 class Classifier:
     """LSTM sequence classifier with fit / predict / predict_proba / save / load.
 
@@ -132,7 +118,10 @@ class Classifier:
         if len(self.classes_) < 2:
             raise ValueError(f"need at least 2 classes to classify, got {len(self.classes_)}")
         c = self.train_config
-        keep, val_idx = stratified_indices(y_idx, c.val_fraction, c.seed)
+        if c.val_fraction > 0:
+            keep, val_idx = stratified_split(y_idx, c.val_fraction, c.seed)
+        else:
+            keep, val_idx = np.arange(len(y_idx)), np.array([], dtype=np.int64)
         mask = _valid_mask(X, lengths)[keep]
         values = X[keep][mask]  # (valid steps, C): statistics of the training split only
         self.mean_ = values.mean(0).astype(np.float32)

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from lstmkit.estimators import Classifier
-from lstmkit.estimators.classifier import stratified_indices
 from lstmkit.runs import read_config
 from lstmkit.train.checkpoint import atomic_write_json
 from lstmkit.train.metrics import classification_metrics
@@ -27,13 +26,13 @@ log = logging.getLogger(__name__)
 def load_split(data: dict):
     """(train, test) SequenceData for a run's ``data`` section: the source's own test split, the
     ``test_source`` file, or a stratified hold-out of ``test_fraction`` (seeded)."""
-    from lstmkit.data import load_classification
+    from lstmkit.data import load_classification, stratified_split
 
     train, test = load_classification(
         data["source"], test_source=data.get("test_source"), data_dir=data.get("data_dir")
     )
     if test is None:
-        keep, held = stratified_indices(train.y, data.get("test_fraction", 0.2), data["seed"])
+        keep, held = stratified_split(train.y, data.get("test_fraction", 0.2), data["seed"])
         train, test = train.subset(keep), train.subset(held)
     return train, test
 
@@ -56,7 +55,7 @@ def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool
         progress=progress, resume=resume,
     )  # fmt: skip
     log.info("trained in %.1f s", time.perf_counter() - t0)
-    metrics = _evaluate(clf, test, run_dir)
+    metrics = _evaluate(clf, test.X, test.lengths, test.y, run_dir)
     metrics = {
         "task": "classify",
         "epochs_run": len(clf.history_),
@@ -73,9 +72,10 @@ def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool
     return metrics
 
 
-def _evaluate(clf: Classifier, test, run_dir: Path | None) -> dict:
-    pred = clf.predict_proba(test.X, test.lengths).argmax(1)
-    m = classification_metrics(test.y, pred, list(clf.classes_.astype(str)))
+def _evaluate(clf: Classifier, X, lengths, y, run_dir: Path | None) -> dict:
+    """y indexes clf.classes_."""
+    pred = clf.predict_proba(X, lengths).argmax(1)
+    m = classification_metrics(y, pred, list(clf.classes_.astype(str)))
     if run_dir is not None:
         atomic_write_json(run_dir / "report.json", m)
         plot_confusion(m["confusion"], list(clf.classes_.astype(str)), run_dir / "confusion.png")
@@ -98,10 +98,14 @@ def evaluate_run(run_dir: str | Path, source: str | None = None) -> dict:
 
         train, test = load_classification(source)
         test = test if test is not None else train
-    if list(test.classes) != list(clf.classes_.astype(str)):
-        extra = sorted(set(test.classes) - set(clf.classes_.astype(str)))
-        if extra:
-            raise ValueError(f"the data has classes the model never saw: {extra[:10]}")
-        index = {name: i for i, name in enumerate(clf.classes_.astype(str))}
-        test.y = np.array([index[test.classes[k]] for k in test.y])
-    return {"task": "classify", "test_size": len(test), **_evaluate(clf, test, None)}
+    known = list(clf.classes_.astype(str))
+    extra = sorted(set(test.classes) - set(known))
+    if extra:
+        raise ValueError(f"the data has classes the model never saw: {extra[:10]}")
+    to_model = np.array([known.index(name) for name in test.classes])  # data's index -> model's
+    y = to_model[test.y]
+    return {
+        "task": "classify",
+        "test_size": len(test),
+        **_evaluate(clf, test.X, test.lengths, y, None),
+    }

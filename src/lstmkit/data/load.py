@@ -1,0 +1,77 @@
+"""``load_classification``: one entry point from a ``--data`` source to train / test sequences."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from lstmkit.data.builtin import BUILTIN_NAMES, UCR_PREFIX, is_builtin, load_builtin
+from lstmkit.data.files import FILE_FORMATS, load_file
+from lstmkit.data.sequences import SequenceData
+
+__all__ = ["load_classification"]
+
+logger = logging.getLogger(__name__)
+
+
+def _looks_like_name(source: str) -> bool:
+    """No folder and no extension: meant as a built-in name, not a file."""
+    path = Path(source)
+    return path.name == source and not path.suffix
+
+
+def load_classification(
+    source: str,
+    *,
+    test_source: str | None = None,
+    data_dir: str | Path | None = None,
+) -> tuple[SequenceData, SequenceData | None]:
+    """Load labelled sequences for the ``classify`` task.
+
+    Args:
+        source: a built-in name (``digits``, ``fashion-mnist``, ``mnist``, ``ucr:<Name>``) or a
+            file (``.npz``, ``.tsv``, ``.ts``, ``*-images-idx3-ubyte[.gz]``).
+        test_source: a file with the test set; it must have the same number of channels and only
+            labels that occur in the training data. Overrides the source's own test split.
+        data_dir: where built-in IDX data sets are looked up and downloaded to.
+
+    Returns:
+        ``(train, test)``; ``test`` is the source's own test split, the data of ``test_source``,
+        or ``None`` (the caller then makes a stratified hold-out, see ``stratified_split``).
+
+    Raises:
+        ValueError: a one-line message for every bad source or file.
+
+    Example:
+        >>> train, test = load_classification("digits")
+        >>> train.X.shape, test
+        ((1797, 8, 8), None)
+    """
+    source = str(source).strip()
+    if not source:
+        raise ValueError(f"empty data source: expected a built-in name ({BUILTIN_NAMES}) or a file")
+    if is_builtin(source):
+        train, test = load_builtin(source, data_dir=data_dir)
+    elif not Path(source).expanduser().exists() and _looks_like_name(source):
+        raise ValueError(
+            f"unknown data source {source!r}: not a built-in name "
+            f"({', '.join(BUILTIN_NAMES)}, {UCR_PREFIX}<Name>) and no such file; "
+            f"files may be {FILE_FORMATS}"
+        )
+    else:
+        train, test = load_file(source), None
+    if test_source is not None:
+        if is_builtin(str(test_source).strip()):
+            raise ValueError(
+                f"test data must be a file, got the built-in name {test_source!r}; built-in "
+                "data sets bring their own test split (or none, then a hold-out is used)"
+            )
+        if test is not None:
+            logger.info("%s: using %s instead of its own test split", train.name, test_source)
+        test = load_file(test_source, classes=train.classes)
+        if test.num_channels != train.num_channels:
+            raise ValueError(
+                f"{test.name}: test data has {test.num_channels} channels (features per step) "
+                f"but the training data {train.name} has {train.num_channels}; they must match"
+            )
+    return train, test

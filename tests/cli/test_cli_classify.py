@@ -1,0 +1,174 @@
+"""lstmkit train classify / evaluate / predict / resume, end to end through the command line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+FAST = ["--hidden", "16", "--layers", "1", "--batch-size", "32", "--lr", "0.01"]
+
+
+def cli(*args, cwd=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "lstmkit", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=timeout)  # fmt: skip
+
+
+def _assert_user_error(r, code, needle):
+    """Exit code, no traceback, and exactly one error line (the last; progress logs may precede)."""
+    assert r.returncode == code, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert [line for line in lines if "error:" in line] == lines[-1:], r.stderr
+    assert needle in lines[-1], r.stderr
+
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory):
+    """A learnable 3-class problem with variable lengths."""
+    rng = np.random.default_rng(0)
+    n, L, C = 240, 12, 2
+    y = rng.integers(0, 3, n)
+    X = rng.normal(0, 0.5, (n, L, C)).astype(np.float32)
+    X[:, :, 0] += (y[:, None] - 1) * 2.0  # class shifts channel 0
+    lengths = rng.integers(6, L + 1, n)
+    for i, k in enumerate(lengths):
+        X[i, k:] = 0
+    path = tmp_path_factory.mktemp("data") / "toy.npz"
+    np.savez(path, X=X, y=y * 10, lengths=lengths)  # labels 0, 10, 20
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(npz, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "run"
+    r = cli("train", "classify", "--data", npz, "--epochs", 4, "--out", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_train_writes_the_run_directory(trained):
+    names = {p.name for p in trained.iterdir()}
+    for f in ("config.json", "model.pt", "checkpoint.pt", "metrics.json", "history.csv",
+              "loss.png", "confusion.png"):  # fmt: skip
+        assert f in names
+    m = json.loads((trained / "metrics.json").read_text())
+    for key in ("task", "epochs_run", "train_seconds", "params", "test_accuracy", "test_macro_f1"):
+        assert key in m
+    assert m["task"] == "classify" and m["epochs_run"] == 4
+    assert m["test_accuracy"] > 0.8  # the classes are well separated
+    torch.load(trained / "model.pt", weights_only=True)
+    assert len((trained / "history.csv").read_text().splitlines()) == 5
+
+
+def test_evaluate_and_predict(trained, npz, tmp_path):
+    r = cli("evaluate", trained)
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    saved = json.loads((trained / "metrics.json").read_text())
+    assert m["test_accuracy"] == pytest.approx(saved["test_accuracy"])
+    with np.load(npz) as z:
+        X, lengths = z["X"][:7], z["lengths"][:7]
+    inp = tmp_path / "in.npz"
+    np.savez(inp, X=X, lengths=lengths)
+    out = tmp_path / "pred.csv"
+    r = cli("predict", trained, "--input", inp, "--output", out)
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "label,p_0,p_10,p_20"
+    assert len(lines) == 8
+    probs = np.array([[float(v) for v in line.split(",")[1:]] for line in lines[1:]])
+    assert np.allclose(probs.sum(1), 1, atol=1e-4)
+    r = cli("predict", trained, "--input", inp, "--output", out)
+    _assert_user_error(r, 1, "exists; pass --overwrite")
+
+
+def test_same_seed_same_metrics(npz, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        assert (
+            cli("train", "classify", "--data", npz, "--epochs", 2, "--out", out, *FAST).returncode
+            == 0
+        )
+    ma = json.loads((a / "metrics.json").read_text())
+    mb = json.loads((b / "metrics.json").read_text())
+    assert ma["test_accuracy"] == mb["test_accuracy"]
+    sa = torch.load(a / "model.pt", weights_only=True)
+    sb = torch.load(b / "model.pt", weights_only=True)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_kill_9_then_resume_matches_uninterrupted(npz, tmp_path):
+    args = ["--data", npz, "--epochs", 6, *FAST]
+    full = tmp_path / "full"
+    assert cli("train", "classify", *args, "--out", full).returncode == 0
+    cut = tmp_path / "cut"
+    cmd = [sys.executable, "-m", "lstmkit", "train", "classify", *map(str, args), "--out", str(cut)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    history = cut / "history.csv"
+    while time.time() < deadline:  # wait for the second epoch's checkpoint, then kill -9
+        if history.exists() and len(history.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (cut / "metrics.json").exists()
+    r = cli("resume", cut)
+    assert r.returncode == 0, r.stderr
+    mf = json.loads((full / "metrics.json").read_text())
+    mc = json.loads((cut / "metrics.json").read_text())
+    assert mc["epochs_run"] == 6
+    assert mc["test_accuracy"] == mf["test_accuracy"]
+    sf = torch.load(full / "model.pt", weights_only=True)
+    sc = torch.load(cut / "model.pt", weights_only=True)
+    assert all(torch.equal(sf[k], sc[k]) for k in sf)
+
+
+def test_existing_out_is_left_untouched(npz, tmp_path):
+    out = tmp_path / "keep"
+    out.mkdir()
+    (out / "precious.txt").write_text("mine")
+    r = cli("train", "classify", "--data", npz, "--epochs", 1, "--out", out, *FAST)
+    _assert_user_error(r, 1, "--overwrite")
+    assert (out / "precious.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "args, code, needle",
+    [
+        (["train", "classify", "--data", "missing.npz"], 1, "missing.npz"),
+        (["train", "classify", "--data", "nosuchset"], 1, "nosuchset"),
+        (["train", "classify", "--data", "x.npz", "--epochs", "0"], 2, "positive integer"),
+        (["train", "classify", "--data", "x.npz", "--dropout", "1.5"], 2, "[0, 1)"),
+        (["train", "classify", "--data", "x.npz", "--cell", "rnn"], 2, "invalid choice"),
+        (["evaluate", "no/such/run"], 1, "does not exist"),
+        (["resume", "no/such/run"], 1, "does not exist"),
+    ],
+)
+def test_user_mistakes_are_one_line(args, code, needle, tmp_path):
+    r = cli(*args, cwd=tmp_path)
+    _assert_user_error(r, code, needle)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_bad_files(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"garbage")
+    _assert_user_error(
+        cli("train", "classify", "--data", bad, "--out", tmp_path / "o"), 1, "bad.npz"
+    )
+    X = np.random.default_rng(0).random((10, 5, 2)).astype(np.float32)
+    np.savez(tmp_path / "short_y.npz", X=X, y=np.arange(7) % 2)
+    r = cli("train", "classify", "--data", tmp_path / "short_y.npz", "--out", tmp_path / "o2")
+    _assert_user_error(r, 1, "10")
+    X[0, 0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", X=X, y=np.arange(10) % 2)
+    r = cli("train", "classify", "--data", tmp_path / "nan.npz", "--out", tmp_path / "o3")
+    _assert_user_error(r, 1, "NaN")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o2").exists()
