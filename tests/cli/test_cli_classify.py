@@ -172,3 +172,27 @@ def test_bad_files(tmp_path):
     r = cli("train", "classify", "--data", tmp_path / "nan.npz", "--out", tmp_path / "o3")
     _assert_user_error(r, 1, "NaN")
     assert not (tmp_path / "o").exists() and not (tmp_path / "o2").exists()
+
+
+@pytest.mark.parametrize("pool, shape", [("none", (5, 12, 16)), ("mean", (5, 16)), (None, (5, 16))])
+def test_extract_features(trained, npz, tmp_path, pool, shape):
+    with np.load(npz) as z:
+        X, lengths = z["X"][:5], z["lengths"][:5]
+    inp = tmp_path / "in.npz"
+    np.savez(inp, X=X, lengths=lengths)
+    out = tmp_path / "f.npy"
+    args = ["extract", trained, "--input", inp, "--output", out] + (
+        ["--pool", pool] if pool else []
+    )
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    f = np.load(out)
+    assert f.shape == shape
+    if pool == "none":  # local features are zero past each sequence's length
+        for i, k in enumerate(lengths):
+            assert np.all(f[i, k:] == 0) and np.any(f[i, :k] != 0)
+    if pool is None:  # the model's own pooling ("last") equals the Python API's
+        import lstmkit
+
+        clf = lstmkit.load(trained)
+        assert np.allclose(f, clf.extract(X, lengths), atol=1e-6)

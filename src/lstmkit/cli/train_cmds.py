@@ -49,6 +49,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.set_defaults(func=cmd_predict)
 
+    x = sub.add_parser(
+        "extract",
+        help="features from a trained network (seed 000's local feature extraction)",
+        description="Write per-timestep local features (N, L, D*H) with --pool none, or pooled "
+        "sequence features (N, D*H), to a .npy file.",
+    )
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("--input", required=True, metavar="FILE", help=".npz with X[, lengths], IDX "
+                   "or UCR file")  # fmt: skip
+    x.add_argument("--output", required=True, metavar="FILE.npy")
+    x.add_argument("--pool", choices=["last", "mean", "max", "attention", "none"],
+                   help="default: the model's own pooling")  # fmt: skip
+    x.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    x.set_defaults(func=cmd_extract)
+
     r = sub.add_parser("resume", help="continue an interrupted run from its checkpoint.pt")
     r.add_argument("run_dir", metavar="RUN_DIR")
     r.set_defaults(func=cmd_resume)
@@ -139,6 +154,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     atomic_write_text(path, out.getvalue())
     print(f"wrote {len(labels)} predictions to {path}")
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from lstmkit.runs import load
+
+    path = Path(args.output)
+    if path.suffix != ".npy":
+        raise ValueError(f"--output must be a .npy file, got {path.name}")
+    if path.exists() and not args.overwrite:
+        raise ValueError(f"{path} exists; pass --overwrite to replace it")
+    clf = load(args.run_dir)
+    X, lengths = _read_inputs(Path(args.input))
+    features = clf.extract(X, lengths, args.pool)
+    from lstmkit.train.checkpoint import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.save(buf, features)
+    atomic_write_bytes(path, buf.getvalue())
+    print(f"wrote features {features.shape} ({features.dtype}) to {path}")
     return 0
 
 

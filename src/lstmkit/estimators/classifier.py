@@ -39,6 +39,7 @@ MODEL_OPTIONS = {
     "conv_kernel": 3,
     "head_dropout": 0.0,
     "backend": "auto",
+    "forget_bias": 1.0,  # initial forget-gate bias; None keeps torch's uniform init
 }
 DEFAULTS = MODEL_OPTIONS | {"epochs": 10, "batch_size": 64, "lr": 1e-3, "val_fraction": 0.1}
 _TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
@@ -167,11 +168,7 @@ class Classifier:
         """Class probabilities (N, K)."""
         self._check_fitted()
         X, _, lengths = _as_arrays(X, None, lengths)
-        if X.shape[2] != self.config_.features.input_size:
-            raise ValueError(
-                f"X has {X.shape[2]} channels per step; the model was trained on "
-                f"{self.config_.features.input_size}"
-            )
+        self._check_channels(X)
         xt, lt = self._tensors(X, lengths)
         self.model_.eval()
         device = next(self.model_.parameters()).device
@@ -181,6 +178,31 @@ class Classifier:
             logits = self.model_(xt[start : start + 512].to(device), lb)
             out.append(torch.softmax(logits.float(), dim=1).cpu())
         return torch.cat(out).numpy()
+
+    @torch.no_grad()
+    def extract(self, X, lengths=None, pool: str | None = None) -> np.ndarray:
+        """Seed 000's features from the trained network: pooled (N, D*H) with ``pool`` (default:
+        the model's own pooling; last, mean, max, attention) or, with ``pool="none"``, the
+        per-timestep local features (N, L, D*H), zeros past each length."""
+        self._check_fitted()
+        X, _, lengths = _as_arrays(X, None, lengths)
+        self._check_channels(X)
+        xt, lt = self._tensors(X, lengths)
+        self.model_.eval()
+        device = next(self.model_.parameters()).device
+        out = []
+        for start in range(0, len(xt), 512):
+            lb = None if lt is None else lt[start : start + 512].to(device)
+            pooled, local = self.model_.features(xt[start : start + 512].to(device), lb, pool)
+            out.append((local if pool == "none" else pooled).float().cpu())
+        return torch.cat(out).numpy()
+
+    def _check_channels(self, X: np.ndarray) -> None:
+        if X.shape[2] != self.config_.features.input_size:
+            raise ValueError(
+                f"X has {X.shape[2]} channels per step; the model was trained on "
+                f"{self.config_.features.input_size}"
+            )
 
     def predict(self, X, lengths=None) -> np.ndarray:
         """Predicted labels (the values y held)."""

@@ -102,7 +102,16 @@ class FeatureExtractor(nn.Module):
                 nn.Linear(c.out_features, c.out_features), nn.Tanh(), nn.Linear(c.out_features, 1)
             )
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor | None, Tensor]:
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, pool: str | None = None
+    ) -> tuple[Tensor | None, Tensor]:
+        """``pool`` overrides the configured pooling (``"attention"`` needs a model trained
+        with it)."""
+        pool = self.config.pool if pool is None else pool
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
+        if pool == "attention" and self.attn is None:
+            raise ValueError("pool='attention' needs a model trained with attention pooling")
         if self.conv is not None:
             x = F.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)  # (N, L, conv_channels)
         local, (h_n, _) = self.rnn(x, lengths=lengths)  # (N, L, D*H)
@@ -110,10 +119,9 @@ class FeatureExtractor(nn.Module):
         if lengths is not None:
             steps = torch.arange(x.shape[1], device=x.device)
             mask = (steps[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)  # (N, L, 1)
-        return self._pool(local, h_n, mask), local
+        return self._pool(local, h_n, mask, pool), local
 
-    def _pool(self, local: Tensor, h_n: Tensor, mask: Tensor | None) -> Tensor | None:
-        pool = self.config.pool
+    def _pool(self, local: Tensor, h_n: Tensor, mask: Tensor | None, pool: str) -> Tensor | None:
         if pool == "none":
             return None
         if pool == "last":  # top layer's final state of each direction (last valid step)
