@@ -21,9 +21,11 @@ def test_help_lists_subcommands():
     assert "demo" in r.stdout and "bench" in r.stdout
 
 
-def test_demo_without_bench_reports_checks(capsys):
-    assert main(["demo", "--no-bench"]) == 0
+def test_demo_without_bench_reports_checks(capsys, tmp_path):
+    assert main(["demo", "--no-bench", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
+    assert (tmp_path / "classify-digits" / "metrics.json").is_file()
+    assert "4. Sequence classification" in out
     assert "finite differences" in out
     assert "all checks passed" in out
     for cell in ("lstm", "peephole", "coupled", "gru", "layernorm"):

@@ -31,7 +31,8 @@ class FeatureConfig:
     dropout: float = 0.0  # between recurrent layers
     pool: str = "last"
     conv_channels: int = 0  # 0: no Conv1d front end
-    conv_kernel: int = 3  # odd, so that the sequence keeps its length
+    conv_kernel: int = 3  # odd, so that the sequence keeps its length (at stride 1)
+    conv_stride: int = 1  # > 1 shortens the sequence the LSTM sees: L -> ceil(L / stride)
     backend: str = "auto"
     forget_bias: float | None = 1.0
 
@@ -48,6 +49,10 @@ class FeatureConfig:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.conv_stride < 1 or (self.conv_stride > 1 and not self.conv_channels):
+            raise ValueError(
+                f"conv_stride must be >= 1 and needs conv_channels > 0, got {self.conv_stride}"
+            )
         if self.conv_channels < 0 or self.conv_kernel < 1 or self.conv_kernel % 2 == 0:
             raise ValueError(
                 f"conv_channels must be >= 0 and conv_kernel odd and >= 1, got "
@@ -89,7 +94,7 @@ class FeatureExtractor(nn.Module):
         rnn_in = c.input_size
         if c.conv_channels:
             self.conv = nn.Conv1d(c.input_size, c.conv_channels, c.conv_kernel,
-                                  padding=c.conv_kernel // 2)  # fmt: skip
+                                  stride=c.conv_stride, padding=c.conv_kernel // 2)  # fmt: skip
             rnn_in = c.conv_channels
         self.rnn = LSTM(
             rnn_in, c.hidden, c.layers, cell=c.cell, bidirectional=c.bidirectional,
@@ -113,7 +118,10 @@ class FeatureExtractor(nn.Module):
         if pool == "attention" and self.attn is None:
             raise ValueError("pool='attention' needs a model trained with attention pooling")
         if self.conv is not None:
-            x = F.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)  # (N, L, conv_channels)
+            x = F.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)  # (N, L', conv_channels)
+            if lengths is not None and self.config.conv_stride > 1:
+                s = self.config.conv_stride
+                lengths = torch.div(lengths + s - 1, s, rounding_mode="floor")
         local, (h_n, _) = self.rnn(x, lengths=lengths)  # (N, L, D*H)
         mask = None
         if lengths is not None:
