@@ -24,9 +24,9 @@ from lstmkit.tasks.classify import run_classify
 
 SEED_SCRIPT = {
     "cell": "lstm", "hidden": 128, "layers": 2, "bidirectional": False, "pool": "last",
-    "dropout": 0.0, "head_dropout": 0.0, "forget_bias": None, "lr": 0.001, "batch_size": 100,
-    "epochs": 5, "schedule": "constant", "warmup_epochs": 0.0, "clip_norm": None,
-    "val_fraction": 0.0, "weight_decay": 0.0,
+    "dropout": 0.0, "head_dropout": 0.0, "forget_bias": None, "conv_channels": 0,
+    "conv_stride": 1, "lr": 0.001, "batch_size": 100, "epochs": 5, "schedule": "constant",
+    "warmup_epochs": 0.0, "clip_norm": None, "val_fraction": 0.0, "weight_decay": 0.0,
 }  # fmt: skip
 
 
