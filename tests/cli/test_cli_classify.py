@@ -11,7 +11,18 @@ import numpy as np
 import pytest
 import torch
 
-FAST = ["--hidden", "16", "--layers", "1", "--batch-size", "32", "--lr", "0.01"]
+FAST = [
+    "--hidden",
+    "16",
+    "--layers",
+    "1",
+    "--batch-size",
+    "32",
+    "--lr",
+    "0.01",
+    "--conv-channels",
+    "0",
+]
 
 
 def cli(*args, cwd=None, timeout=300):
@@ -47,7 +58,7 @@ def npz(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(npz, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "run"
-    r = cli("train", "classify", "--data", npz, "--epochs", 4, "--out", out, *FAST)
+    r = cli("train", "classify", "--data", npz, "--epochs", 10, "--out", out, *FAST)
     assert r.returncode == 0, r.stderr
     return out
 
@@ -60,10 +71,10 @@ def test_train_writes_the_run_directory(trained):
     m = json.loads((trained / "metrics.json").read_text())
     for key in ("task", "epochs_run", "train_seconds", "params", "test_accuracy", "test_macro_f1"):
         assert key in m
-    assert m["task"] == "classify" and m["epochs_run"] == 4
+    assert m["task"] == "classify" and m["epochs_run"] == 10
     assert m["test_accuracy"] > 0.8  # the classes are well separated
     torch.load(trained / "model.pt", weights_only=True)
-    assert len((trained / "history.csv").read_text().splitlines()) == 5
+    assert len((trained / "history.csv").read_text().splitlines()) == 11
 
 
 def test_evaluate_and_predict(trained, npz, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import lstmkit
 from lstmkit import Classifier
 
-FAST = {"hidden": 16, "layers": 1, "epochs": 6, "batch_size": 32, "lr": 0.01}
+FAST = {"hidden": 16, "layers": 1, "epochs": 6, "batch_size": 32, "lr": 0.01, "conv_channels": 0}
 
 
 def _toy(n=200, L=10, C=2, seed=0, variable=False):
@@ -92,3 +92,14 @@ def test_channel_mismatch_at_predict():
     clf = Classifier(**{**FAST, "epochs": 1}).fit(X, y)
     with pytest.raises(ValueError, match="trained on 2"):
         clf.predict(np.zeros((3, 10, 5)))
+
+
+def test_default_front_end_halves_the_steps():
+    X, y, lengths = _toy(variable=True)
+    clf = Classifier(**{**FAST, "conv_channels": 8, "conv_stride": 2, "epochs": 1}).fit(
+        X, y, lengths
+    )
+    local = clf.extract(X, lengths, pool="none")
+    assert local.shape == (200, 5, 16)  # ceil(10 / 2) steps
+    for i, k in enumerate(lengths):  # zero past each shortened length
+        assert np.all(local[i, (k + 1) // 2 :] == 0)

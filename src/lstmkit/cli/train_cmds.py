@@ -31,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--data-dir", help="where built-in data sets are looked up and cached")
     c.add_argument("--pool", choices=["last", "mean", "max", "attention"], default=None,
                    help="how the per-step features become one vector (default last)")  # fmt: skip
-    c.add_argument("--conv-channels", type=int, default=None, help="Conv1d front end channels")
+    c.add_argument("--conv-channels", type=int, default=None,
+                   help="Conv1d front end channels (0: none; default 64)")  # fmt: skip
+    c.add_argument("--conv-stride", type=int, default=None,
+                   help="front end stride: the LSTM sees ceil(L / stride) steps")  # fmt: skip
     c.add_argument("--head-dropout", type=float, default=None, help="dropout before the head")
     add_common_train_args(c)
     c.set_defaults(func=cmd_train_classify)
@@ -84,7 +87,7 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
     from lstmkit.tasks.classify import run_classify
 
     options = train_options(args)
-    for name in ("pool", "conv_channels", "head_dropout"):
+    for name in ("pool", "conv_channels", "conv_stride", "head_dropout"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if not 0.0 < args.test_fraction < 1.0:
@@ -116,6 +119,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     config = read_config(run_dir)
     if not (run_dir / "checkpoint.pt").is_file():
         raise ValueError(f"{run_dir} has no checkpoint.pt to resume from")
+    if config["task"] == "textgen":
+        from lstmkit.cli.textgen_cmds import resume_textgen
+
+        return resume_textgen(run_dir, config)
     if config["task"] != "classify":
         raise ValueError(f"resume does not support task {config['task']!r} yet")
     metrics = run_classify(config["data"], config["options"], run_dir, resume=True, progress=True)

@@ -61,6 +61,8 @@ def split_options(options: dict) -> tuple[dict, TrainConfig]:
         known = sorted(set(MODEL_OPTIONS) | _TRAIN_FIELDS)
         raise ValueError(f"unknown options {sorted(unknown)}; known: {', '.join(known)}")
     merged = DEFAULTS | options
+    if merged["conv_channels"] == 0 and "conv_stride" not in options:
+        merged["conv_stride"] = 1  # the default stride belongs to the default front end
     model = {k: merged[k] for k in MODEL_OPTIONS}
     train = TrainConfig(**{k: v for k, v in merged.items() if k in _TRAIN_FIELDS})
     return model, train
@@ -215,7 +217,8 @@ class Classifier:
 
     def predict(self, X, lengths=None) -> np.ndarray:
         """Predicted labels (the values y held)."""
-        return self.classes_[self.predict_proba(X, lengths).argmax(1)]
+        proba = self.predict_proba(X, lengths)
+        return self.classes_[proba.argmax(1)]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
