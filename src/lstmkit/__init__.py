@@ -10,10 +10,24 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Classifier", "__version__", "kernels", "load", "models", "nn", "reference", "train"]
+__all__ = [
+    "Classifier",
+    "TextGenerator",
+    "__version__",
+    "kernels",
+    "load",
+    "models",
+    "nn",
+    "reference",
+    "train",
+]
 
 _SUBMODULES = {"kernels", "nn", "reference", "cli", "models", "train", "data", "viz", "estimators"}
-_ATTRS = {"Classifier": "lstmkit.estimators", "load": "lstmkit.runs"}
+_ATTRS = {
+    "Classifier": "lstmkit.estimators",
+    "TextGenerator": "lstmkit.estimators",
+    "load": "lstmkit.runs",
+}
 
 
 def __getattr__(name: str) -> Any:

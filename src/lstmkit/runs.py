@@ -56,4 +56,8 @@ def load(run_dir: str | Path):
         from lstmkit.estimators import Classifier
 
         return Classifier.load(run_dir)
+    if task == "textgen":
+        from lstmkit.estimators import TextGenerator
+
+        return TextGenerator.load(run_dir)
     raise ValueError(f"{run_dir}: task {task!r} cannot be loaded by this lstmkit version")

@@ -2,5 +2,14 @@
 
 from lstmkit.models.classifier import ClassifierConfig, SequenceClassifier
 from lstmkit.models.features import POOLS, FeatureConfig, FeatureExtractor
+from lstmkit.models.language import LanguageConfig, LanguageModel
 
-__all__ = ["POOLS", "ClassifierConfig", "FeatureConfig", "FeatureExtractor", "SequenceClassifier"]
+__all__ = [
+    "POOLS",
+    "ClassifierConfig",
+    "FeatureConfig",
+    "FeatureExtractor",
+    "LanguageConfig",
+    "LanguageModel",
+    "SequenceClassifier",
+]

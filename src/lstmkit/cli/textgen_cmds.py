@@ -1,0 +1,156 @@
+"""``lstmkit train textgen`` and ``lstmkit generate``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lstmkit.cli.args import add_common_train_args, positive_int, train_options
+
+__all__ = ["register", "resume_textgen"]
+
+
+def _train_tasks(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The ``TASK`` subparsers of ``lstmkit train`` (registered by train_cmds)."""
+    train = sub.choices["train"]
+    for action in train._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise RuntimeError("lstmkit train has no task subcommands")  # a wiring bug, not user input
+
+
+def _temperature(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"temperature must be > 0, got {v}")
+    return v
+
+
+def _top_p(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0.0 < v <= 1.0:
+        raise argparse.ArgumentTypeError(f"top-p must lie in (0, 1], got {v}")
+    return v
+
+
+def _length(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"length must be >= 0, got {v}")
+    return v
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    t = _train_tasks(sub).add_parser(
+        "textgen",
+        help="character- or word-level text generation",
+        description="Train an LSTM language model on a text. SOURCE is a built-in text (kjv: "
+        "Genesis, Exodus and Proverbs of the King James Bible, 446 KB) or a UTF-8 .txt file. The "
+        "text is split by position: the last --test-fraction is the test part, the last "
+        "--val-fraction of the rest validates.",
+    )
+    t.add_argument("--data", required=True, metavar="SOURCE", help="kjv or a UTF-8 text file")
+    t.add_argument("--level", choices=["char", "word"], help="tokens: characters (default) or "
+                   "words and punctuation")  # fmt: skip
+    t.add_argument("--bptt", type=positive_int, help="steps per truncated-BPTT chunk")
+    t.add_argument("--embedding", type=positive_int, help="token vector size (default: hidden)")
+    t.add_argument("--tie-weights", action="store_true", default=None,
+                   help="the output layer reuses the embedding matrix (needs embedding == "
+                   "hidden)")  # fmt: skip
+    t.add_argument("--test-fraction", type=float, default=0.05,
+                   help="test part at the end of the text (default %(default)s)")  # fmt: skip
+    add_common_train_args(t)
+    t.set_defaults(func=cmd_train_textgen)
+
+    g = sub.add_parser(
+        "generate",
+        help="write text with a trained textgen run",
+        description="Sample text from a trained textgen run and print it: PROMPT followed by "
+        "LENGTH characters (char level) or words (word level).",
+    )
+    g.add_argument("run_dir", metavar="RUN_DIR")
+    g.add_argument("--prompt", default="", help="text to continue (default: a new line)")
+    g.add_argument("--length", type=_length, default=200, help="tokens to generate "
+                   "(default %(default)s)")  # fmt: skip
+    g.add_argument("--temperature", type=_temperature, default=1.0,
+                   help="> 0; lower is more conservative (default %(default)s)")  # fmt: skip
+    g.add_argument("--top-k", type=positive_int, help="sample among the K most likely tokens")
+    g.add_argument("--top-p", type=_top_p, help="nucleus sampling: the most likely tokens "
+                   "holding probability P, in (0, 1]")  # fmt: skip
+    g.add_argument("--seed", type=int, help="the same seed gives the same text")
+    g.set_defaults(func=cmd_generate)
+
+
+def _print_metrics(metrics: dict, run_dir: Path) -> None:
+    width = max(len(k) for k in metrics)
+    for k, v in metrics.items():
+        print(f"  {k:<{width}}  {v:.4f}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+    print(f"\nrun directory: {run_dir}  (metrics.json, samples.txt, loss.png, model.pt)")
+
+
+def _headline(metrics: dict) -> str:
+    if "test_bpc" in metrics:
+        return f"test {metrics['test_bpc']:.4f} bits per character"
+    return f"test perplexity {metrics['test_perplexity']:.2f}"
+
+
+def cmd_train_textgen(args: argparse.Namespace) -> int:
+    from lstmkit.data.text import load_text
+    from lstmkit.estimators.textgen import split_options
+    from lstmkit.runs import prepare_run_dir
+    from lstmkit.tasks.textgen import run_textgen
+
+    if args.bidirectional:
+        raise ValueError("--bidirectional does not apply to textgen: a language model reads "
+                         "left to right")  # fmt: skip
+    options = train_options(args)
+    options.pop("bidirectional", None)
+    for name in ("level", "bptt", "embedding", "tie_weights"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    if not 0.0 < args.test_fraction < 1.0:
+        raise ValueError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
+    split_options(options)  # validate every option before anything is written
+    load_text(args.data)  # a missing, empty or non-UTF-8 file fails before --out is made
+    run_dir = prepare_run_dir(args.out, "textgen", args.overwrite)
+    data = {"source": args.data, "test_fraction": args.test_fraction}
+    try:
+        metrics = run_textgen(data, options, run_dir, progress=True)
+    except BaseException:
+        if not (run_dir / "checkpoint.pt").exists():  # nothing worth keeping: leave no debris
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    print(f"textgen {args.data}: {_headline(metrics)}")
+    _print_metrics(metrics, run_dir)
+    return 0
+
+
+def resume_textgen(run_dir: Path, config: dict) -> int:
+    """``lstmkit resume`` for a textgen run (called by train_cmds.cmd_resume)."""
+    from lstmkit.tasks.textgen import run_textgen
+
+    metrics = run_textgen(config["data"], config["options"], run_dir, resume=True, progress=True)
+    print(f"resumed {run_dir}: {_headline(metrics)}")
+    _print_metrics(metrics, run_dir)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from lstmkit.estimators.textgen import TextGenerator
+
+    gen = TextGenerator.load(args.run_dir)
+    text = gen.generate(args.prompt, length=args.length, temperature=args.temperature,
+                        top_k=args.top_k, top_p=args.top_p, seed=args.seed)  # fmt: skip
+    print(text)
+    return 0

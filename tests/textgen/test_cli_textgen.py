@@ -1,0 +1,204 @@
+"""lstmkit train textgen / generate / resume, end to end through the command line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lstmkit.cli.main import main
+from lstmkit.estimators import textgen as textgen_module
+
+FAST = ["--hidden", "24", "--layers", "1", "--batch-size", "8", "--bptt", "16", "--lr", "0.01"]
+ENV = os.environ | {"OMP_NUM_THREADS": "1"}  # tiny model: one thread is fastest on a shared box
+
+
+def cli(*args, cwd=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "lstmkit", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env=ENV, timeout=timeout)  # fmt: skip
+
+
+def run_main(capsys, *args):
+    """The CLI in this process (fast for the many error cases): (exit code, stdout, stderr)."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:  # argparse usage errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_user_error(code, err, expected, needle):
+    assert code == expected, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert [line for line in lines if "error:" in line] == lines[-1:], err
+    assert needle in lines[-1], err
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory, small_text):
+    path = tmp_path_factory.mktemp("data") / "small.txt"
+    path.write_text(small_text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(text_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "run"
+    r = cli("train", "textgen", "--data", text_file, "--epochs", 2, "--out", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    assert "bits per character" in r.stdout
+    return out
+
+
+def test_train_writes_the_run_directory(trained):
+    names = {p.name for p in trained.iterdir()}
+    for f in ("config.json", "model.pt", "checkpoint.pt", "metrics.json", "history.csv",
+              "loss.png", "samples.txt"):  # fmt: skip
+        assert f in names
+    m = json.loads((trained / "metrics.json").read_text())
+    for key in ("task", "epochs_run", "train_seconds", "params", "test_bpc", "val_bpc"):
+        assert key in m
+    assert m["task"] == "textgen" and m["epochs_run"] == 2 and "test_perplexity" not in m
+    assert 0 < m["test_bpc"] < 6
+    config = json.loads((trained / "config.json").read_text())
+    assert config["task"] == "textgen" and config["data"]["source"].endswith("small.txt")
+    assert config["options"]["bptt"] == 16
+    torch.load(trained / "model.pt", weights_only=True)
+    samples = (trained / "samples.txt").read_text()
+    for t, s in ((0.5, 0), (0.8, 1), (1.0, 2)):
+        assert f"# temperature {t}, seed {s}," in samples
+    assert len((trained / "history.csv").read_text().splitlines()) == 3
+
+
+def test_generate_prints_reproducible_text(trained):
+    args = ["generate", trained, "--prompt", "And God", "--length", 40]
+    a = cli(*args, "--seed", 1, "--temperature", 0.8, "--top-p", 0.9)
+    assert a.returncode == 0, a.stderr
+    b = cli(*args, "--seed", 1, "--temperature", 0.8, "--top-p", 0.9)
+    assert a.stdout == b.stdout and a.stdout.startswith("And God")
+    # the sample in samples.txt is what `generate` prints with the settings written beside it
+    first = (trained / "samples.txt").read_text().split("\n\n# ")[0]
+    r = cli("generate", trained, "--temperature", 0.5, "--seed", 0, "--length", 400)
+    assert r.stdout.rstrip("\n") == first.split("\n", 1)[1].rstrip("\n")
+
+
+def test_resume_after_crash_matches_uninterrupted(trained, text_file, tmp_path, monkeypatch):
+    """A run that crashed in its second epoch, resumed with `lstmkit resume`, ends exactly as the
+    uninterrupted CLI run: same weights, same metrics."""
+    from lstmkit.tasks.textgen import run_textgen
+
+    calls = {"n": 0}
+
+    class CrashingLoss(textgen_module._StreamLoss):
+        def __call__(self, model, batch):
+            calls["n"] += 1
+            if calls["n"] > 1 and bool(batch[2]):  # the first chunk of the second epoch
+                raise KeyboardInterrupt
+            return super().__call__(model, batch)
+
+    config = json.loads((trained / "config.json").read_text())
+    cut = tmp_path / "cut"
+    monkeypatch.setattr(textgen_module, "_StreamLoss", CrashingLoss)
+    with pytest.raises(KeyboardInterrupt):
+        run_textgen(config["data"], config["options"], cut)
+    monkeypatch.undo()
+    assert not (cut / "metrics.json").exists() and (cut / "checkpoint.pt").exists()
+    r = cli("resume", cut)
+    assert r.returncode == 0, r.stderr
+    mf = json.loads((trained / "metrics.json").read_text())
+    mc = json.loads((cut / "metrics.json").read_text())
+    assert mc["epochs_run"] == 2
+    assert (mc["test_bpc"], mc["val_bpc"]) == (mf["test_bpc"], mf["val_bpc"])
+    sf = torch.load(trained / "model.pt", weights_only=True)
+    sc = torch.load(cut / "model.pt", weights_only=True)
+    assert all(torch.equal(sf[k], sc[k]) for k in sf)
+
+
+def test_existing_out_is_left_untouched(text_file, tmp_path, capsys):
+    out = tmp_path / "keep"
+    out.mkdir()
+    (out / "precious.txt").write_text("mine")
+    code, _, err = run_main(capsys, "train", "textgen", "--data", text_file, "--out", out, *FAST)
+    _assert_user_error(code, err, 1, "--overwrite")
+    assert [p.name for p in out.iterdir()] == ["precious.txt"]
+    assert (out / "precious.txt").read_text() == "mine"
+
+
+def _bad_file(tmp_path, kind):
+    path = tmp_path / f"{kind}.txt"
+    content = {"empty": b"", "latin1": "No\u00ebl caf\u00e9 ".encode("latin-1") * 20}
+    if kind in content:
+        path.write_bytes(content[kind])
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind, extra, code, needle",
+    [
+        ("missing", [], 1, "does not exist"),
+        ("empty", [], 1, "empty"),
+        ("latin1", [], 1, "not UTF-8"),
+        ("ok", ["--tie-weights", "--embedding", "8"], 1, "embedding == hidden"),
+        ("ok", ["--bidirectional"], 1, "left to right"),
+        ("ok", ["--level", "byte"], 2, "invalid choice"),
+        ("ok", ["--bptt", "0"], 2, "positive integer"),
+        ("ok", ["--test-fraction", "1.5"], 1, "--test-fraction"),
+        ("ok", ["--batch-size", "20000"], 1, "too few"),
+    ],
+)
+def test_train_bad_input(text_file, tmp_path, capsys, kind, extra, code, needle):
+    data = text_file if kind == "ok" else _bad_file(tmp_path, kind)
+    out = tmp_path / "out"
+    args = ["train", "textgen", "--data", data, "--out", out, "--epochs", 1, *FAST, *extra]
+    got, _, err = run_main(capsys, *args)
+    _assert_user_error(got, err, code, needle)
+    assert not out.exists()  # no debris left behind
+
+
+@pytest.mark.parametrize(
+    "extra, code, needle",
+    [
+        (["--temperature", "0"], 2, "temperature must be > 0"),
+        (["--temperature", "-1"], 2, "temperature must be > 0"),
+        (["--top-p", "0"], 2, "(0, 1]"),
+        (["--top-p", "1.5"], 2, "(0, 1]"),
+        (["--top-k", "0"], 2, "positive integer"),
+        (["--length", "-3"], 2, ">= 0"),
+        (["--prompt", "\u00e9t\u00e9"], 1, "never occur"),
+    ],
+)
+def test_generate_bad_arguments(trained, capsys, extra, code, needle):
+    got, _, err = run_main(capsys, "generate", trained, "--length", 5, *extra)
+    _assert_user_error(got, err, code, needle)
+
+
+def test_generate_needs_a_textgen_run(tmp_path, capsys):
+    code, _, err = run_main(capsys, "generate", tmp_path / "nope")
+    _assert_user_error(code, err, 1, "does not exist")
+    other = tmp_path / "classify-run"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"task": "classify"}))
+    code, _, err = run_main(capsys, "generate", other)
+    _assert_user_error(code, err, 1, "not a textgen run")
+    code, _, err = run_main(capsys, "generate", tmp_path)  # a folder, but no run
+    _assert_user_error(code, err, 1, "no config.json")
+
+
+def test_errors_in_a_real_process_are_one_line(tmp_path):
+    r = cli("train", "textgen", "--data", tmp_path / "missing.txt", "--out", tmp_path / "o")
+    _assert_user_error(r.returncode, r.stderr, 1, "missing.txt")
+    r = cli("generate", tmp_path, "--temperature", "0")
+    _assert_user_error(r.returncode, r.stderr, 2, "temperature")
+
+
+def test_evaluate_run_repeats_the_test_metric(trained, text_file):
+    from lstmkit.tasks.textgen import evaluate_run
+
+    saved = json.loads((trained / "metrics.json").read_text())
+    m = evaluate_run(trained)
+    assert m["task"] == "textgen" and m["test_bpc"] == saved["test_bpc"]
+    assert evaluate_run(trained, str(text_file))["test_tokens"] > m["test_tokens"]
