@@ -25,7 +25,8 @@ def test_demo_without_bench_reports_checks(capsys, tmp_path):
     assert main(["demo", "--no-bench", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert (tmp_path / "classify-digits" / "metrics.json").is_file()
-    assert "4. Sequence classification" in out
+    assert (tmp_path / "textgen-kjv" / "samples.txt").is_file()
+    assert "4. Sequence classification" in out and "5. Character-level text" in out
     assert "finite differences" in out
     assert "all checks passed" in out
     for cell in ("lstm", "peephole", "coupled", "gru", "layernorm"):

@@ -202,3 +202,25 @@ def test_evaluate_run_repeats_the_test_metric(trained, text_file):
     m = evaluate_run(trained)
     assert m["task"] == "textgen" and m["test_bpc"] == saved["test_bpc"]
     assert evaluate_run(trained, str(text_file))["test_tokens"] > m["test_tokens"]
+
+
+def test_classify_only_commands_refuse_a_textgen_run(trained, tmp_path, capsys):
+    inp = tmp_path / "in.npz"
+    import numpy as np
+
+    np.savez(inp, X=np.zeros((2, 3, 1), dtype=np.float32))
+    for args in (["predict", trained, "--input", inp], ["extract", trained, "--input", inp,
+                 "--output", tmp_path / "f.npy"]):  # fmt: skip
+        code, _, err = run_main(capsys, *args)
+        _assert_user_error(code, err, 1, "is a textgen run")
+
+
+def test_evaluate_a_textgen_run(trained, capsys):
+    code, out, err = run_main(capsys, "evaluate", trained)
+    assert code == 0, err
+    import json
+
+    m = json.loads(out)
+    saved = json.loads((trained / "metrics.json").read_text())
+    key = "test_bpc" if "test_bpc" in saved else "test_perplexity"
+    assert m[key] == pytest.approx(saved[key], rel=1e-6)

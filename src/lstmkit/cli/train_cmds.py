@@ -14,7 +14,8 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="train a model (classify)", description="Train a model.")
+    train = sub.add_parser("train", help="train a model (classify, textgen)",
+                           description="Train a model.")  # fmt: skip
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
     c = tasks.add_parser(
         "classify",
@@ -131,8 +132,24 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_task(run_dir: str, allowed: tuple[str, ...], command: str) -> str:
+    """The run's task, or a one-line error when ``command`` does not apply to it."""
+    from lstmkit.runs import read_config
+
+    task = read_config(run_dir)["task"]
+    if task not in allowed:
+        raise ValueError(
+            f"{run_dir} is a {task} run; 'lstmkit {command}' works on {' or '.join(allowed)} runs"
+        )
+    return task
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from lstmkit.tasks.classify import evaluate_run
+    task = _require_task(args.run_dir, ("classify", "textgen"), "evaluate")
+    if task == "textgen":
+        from lstmkit.tasks.textgen import evaluate_run
+    else:
+        from lstmkit.tasks.classify import evaluate_run
 
     metrics = evaluate_run(args.run_dir, args.data)
     print(json.dumps(metrics, indent=2))
@@ -142,6 +159,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from lstmkit.runs import load
 
+    _require_task(args.run_dir, ("classify",), "predict")
     clf = load(args.run_dir)
     X, lengths = _read_inputs(Path(args.input))
     proba = clf.predict_proba(X, lengths)
@@ -174,6 +192,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise ValueError(f"--output must be a .npy file, got {path.name}")
     if path.exists() and not args.overwrite:
         raise ValueError(f"{path} exists; pass --overwrite to replace it")
+    _require_task(args.run_dir, ("classify",), "extract")
     clf = load(args.run_dir)
     X, lengths = _read_inputs(Path(args.input))
     features = clf.extract(X, lengths, args.pool)
