@@ -162,8 +162,8 @@ def test_train_bad_input(text_file, tmp_path, capsys, kind, extra, code, needle)
 @pytest.mark.parametrize(
     "extra, code, needle",
     [
-        (["--temperature", "0"], 2, "temperature must be > 0"),
-        (["--temperature", "-1"], 2, "temperature must be > 0"),
+        (["--temperature", "0"], 2, "expected a temperature > 0, got 0.0"),
+        (["--temperature", "-1"], 2, "expected a temperature > 0, got -1.0"),
         (["--top-p", "0"], 2, "(0, 1]"),
         (["--top-p", "1.5"], 2, "(0, 1]"),
         (["--top-k", "0"], 2, "positive integer"),

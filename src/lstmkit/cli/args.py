@@ -3,38 +3,31 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["add_common_train_args", "positive_int", "train_options"]
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
+__all__ = ["add_common_train_args", "bounded", "positive_int", "train_options"]
 
 
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= v < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {v}")
-    return v
+def bounded(cast: Callable[[str], Any], what: str, ok: Callable[[Any], bool]):
+    """An argparse type: ``cast(text)``, which must satisfy ``ok``; a mistake reads
+    ``expected <what>, got <value>``."""
+
+    def convert(text: str):
+        try:
+            v = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {v}")
+        return v
+
+    return convert
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {v}")
-    return v
+positive_int = bounded(int, "a positive integer", lambda v: v >= 1)
+_fraction = bounded(float, "a number in [0, 1)", lambda v: 0.0 <= v < 1.0)
+_positive_float = bounded(float, "a positive number", lambda v: v > 0)
 
 
 # flag dest -> estimator option (None default: the estimator's own default applies)

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from lstmkit.cli.args import positive_int
+
 __all__ = ["register"]
 
 
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="bench_results/speed.json",
         help="JSON file to write (default: %(default)s)",
     )
-    p.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch threads")
     p.set_defaults(func=cmd_bench)
 
     d = sub.add_parser(
@@ -36,16 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--out", default=None, metavar="DIR",
                    help="where the demo's runs go (default runs/demo-<time>)")  # fmt: skip
     d.set_defaults(func=cmd_demo)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
 
 
 def _run_bench(quick: bool, threads: int | None):

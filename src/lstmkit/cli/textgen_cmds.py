@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lstmkit.cli.args import add_common_train_args, positive_int, train_options
+from lstmkit.cli.args import add_common_train_args, bounded, positive_int, train_options
 
 __all__ = ["register", "resume_textgen"]
 
@@ -19,34 +19,9 @@ def _train_tasks(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     raise RuntimeError("lstmkit train has no task subcommands")  # a wiring bug, not user input
 
 
-def _temperature(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"temperature must be > 0, got {v}")
-    return v
-
-
-def _top_p(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not 0.0 < v <= 1.0:
-        raise argparse.ArgumentTypeError(f"top-p must lie in (0, 1], got {v}")
-    return v
-
-
-def _length(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"length must be >= 0, got {v}")
-    return v
+_temperature = bounded(float, "a temperature > 0", lambda v: v > 0)
+_top_p = bounded(float, "a top-p in (0, 1]", lambda v: 0.0 < v <= 1.0)
+_length = bounded(int, "a length >= 0", lambda v: v >= 0)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -175,8 +175,8 @@ class Classifier:
 
     # ------------------------------------------------------------------ predict
     @torch.no_grad()
-    def predict_proba(self, X, lengths=None) -> np.ndarray:
-        """Class probabilities (N, K)."""
+    def _infer(self, X, lengths, fn) -> np.ndarray:
+        """Run ``fn(x, lengths) -> Tensor`` over checked, standardised inputs in chunks of 512."""
         self._check_fitted()
         X, _, lengths = _as_arrays(X, None, lengths)
         self._check_channels(X)
@@ -186,27 +186,24 @@ class Classifier:
         out = []
         for start in range(0, len(xt), 512):
             lb = None if lt is None else lt[start : start + 512].to(device)
-            logits = self.model_(xt[start : start + 512].to(device), lb)
-            out.append(torch.softmax(logits.float(), dim=1).cpu())
+            out.append(fn(xt[start : start + 512].to(device), lb).float().cpu())
         return torch.cat(out).numpy()
 
-    @torch.no_grad()
+    def predict_proba(self, X, lengths=None) -> np.ndarray:
+        """Class probabilities (N, K)."""
+        return self._infer(X, lengths, lambda x, lb: torch.softmax(self.model_(x, lb).float(), 1))
+
     def extract(self, X, lengths=None, pool: str | None = None) -> np.ndarray:
         """Seed 000's features from the trained network: pooled (N, D*H) with ``pool`` (default:
         the model's own pooling; last, mean, max, attention) or, with ``pool="none"``, the
-        per-timestep local features (N, L, D*H), zeros past each length."""
-        self._check_fitted()
-        X, _, lengths = _as_arrays(X, None, lengths)
-        self._check_channels(X)
-        xt, lt = self._tensors(X, lengths)
-        self.model_.eval()
-        device = next(self.model_.parameters()).device
-        out = []
-        for start in range(0, len(xt), 512):
-            lb = None if lt is None else lt[start : start + 512].to(device)
-            pooled, local = self.model_.features(xt[start : start + 512].to(device), lb, pool)
-            out.append((local if pool == "none" else pooled).float().cpu())
-        return torch.cat(out).numpy()
+        per-timestep local features (N, L', D*H) (L' = L, or ceil(L / conv_stride) with a
+        strided front end), zeros past each length."""
+
+        def features(x, lb):
+            pooled, local = self.model_.features(x, lb, pool)
+            return local if pool == "none" else pooled
+
+        return self._infer(X, lengths, features)
 
     def _check_channels(self, X: np.ndarray) -> None:
         if X.shape[2] != self.config_.features.input_size:
