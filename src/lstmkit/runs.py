@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["load", "prepare_run_dir", "read_config"]
+T = TypeVar("T")
+
+__all__ = ["load", "prepare_run_dir", "read_config", "run_or_clean_up"]
 
 
 def prepare_run_dir(out: str | Path | None, task: str, overwrite: bool = False) -> Path:
@@ -29,6 +32,18 @@ def prepare_run_dir(out: str | Path | None, task: str, overwrite: bool = False) 
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def run_or_clean_up(run_dir: Path, work: Callable[[], T]) -> T:
+    """Run ``work`` (a training that writes into the fresh ``run_dir``). If it fails before its
+    first checkpoint, the half-made directory is removed; with a checkpoint it stays, for
+    ``lstmkit resume``."""
+    try:
+        return work()
+    except BaseException:
+        if not (Path(run_dir) / "checkpoint.pt").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def read_config(run_dir: str | Path) -> dict[str, Any]:

@@ -81,7 +81,7 @@ def _headline(metrics: dict) -> str:
 def cmd_train_textgen(args: argparse.Namespace) -> int:
     from lstmkit.data.text import load_text
     from lstmkit.estimators.textgen import split_options
-    from lstmkit.runs import prepare_run_dir
+    from lstmkit.runs import prepare_run_dir, run_or_clean_up
     from lstmkit.tasks.textgen import run_textgen
 
     if args.bidirectional:
@@ -98,14 +98,7 @@ def cmd_train_textgen(args: argparse.Namespace) -> int:
     load_text(args.data)  # a missing, empty or non-UTF-8 file fails before --out is made
     run_dir = prepare_run_dir(args.out, "textgen", args.overwrite)
     data = {"source": args.data, "test_fraction": args.test_fraction}
-    try:
-        metrics = run_textgen(data, options, run_dir, progress=True)
-    except BaseException:
-        if not (run_dir / "checkpoint.pt").exists():  # nothing worth keeping: leave no debris
-            import shutil
-
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    metrics = run_or_clean_up(run_dir, lambda: run_textgen(data, options, run_dir, progress=True))
     print(f"textgen {args.data}: {_headline(metrics)}")
     _print_metrics(metrics, run_dir)
     return 0

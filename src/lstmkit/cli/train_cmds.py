@@ -84,7 +84,7 @@ def _print_metrics(metrics: dict, run_dir: Path | None = None) -> None:
 
 
 def cmd_train_classify(args: argparse.Namespace) -> int:
-    from lstmkit.runs import prepare_run_dir
+    from lstmkit.runs import prepare_run_dir, run_or_clean_up
     from lstmkit.tasks.classify import run_classify
 
     options = train_options(args)
@@ -99,14 +99,7 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
     run_dir = prepare_run_dir(args.out, "classify", args.overwrite)
     data = {"source": args.data, "test_source": args.test_data,
             "test_fraction": args.test_fraction, "data_dir": args.data_dir}  # fmt: skip
-    try:
-        metrics = run_classify(data, options, run_dir, progress=True)
-    except BaseException:
-        if not (run_dir / "checkpoint.pt").exists():  # nothing worth keeping: leave no debris
-            import shutil
-
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    metrics = run_or_clean_up(run_dir, lambda: run_classify(data, options, run_dir, progress=True))
     print(f"classify {args.data}: test accuracy {metrics['test_accuracy']:.4f}")
     _print_metrics(metrics, run_dir)
     return 0
