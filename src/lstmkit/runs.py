@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["load", "prepare_run_dir", "read_config", "run_or_clean_up"]
+__all__ = ["load", "merge_config", "prepare_run_dir", "read_config", "run_or_clean_up"]
 
 
 def prepare_run_dir(out: str | Path | None, task: str, overwrite: bool = False) -> Path:
@@ -44,6 +44,16 @@ def run_or_clean_up(run_dir: Path, work: Callable[[], T]) -> T:
         if not (Path(run_dir) / "checkpoint.pt").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+
+
+def merge_config(run_dir: str | Path, config: dict[str, Any]) -> None:
+    """Write ``config`` into run_dir/config.json atomically, keeping the keys already there that
+    it does not set (the data section the task pipeline wrote before training)."""
+    from lstmkit.train.checkpoint import atomic_write_json
+
+    path = Path(run_dir) / "config.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    atomic_write_json(path, old | config)
 
 
 def read_config(run_dir: str | Path) -> dict[str, Any]:

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 
 from lstmkit.data import stratified_split
 from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
+from lstmkit.runs import merge_config
 from lstmkit.train.batches import TensorBatches
-from lstmkit.train.checkpoint import atomic_write_json, load_safe, save_atomic
+from lstmkit.train.checkpoint import load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.trainer import Trainer
 
@@ -145,7 +146,7 @@ class Classifier:
         self.config_ = ClassifierConfig(fc, len(names), self.model_options["head_dropout"], names)
         self.model_ = SequenceClassifier(self.config_)
         if run_dir is not None:
-            self._write_config(run_dir)
+            merge_config(run_dir, self._config_dict())
         train = self._batches(
             X[keep], y_idx[keep], None if lengths is None else lengths[keep], True
         )
@@ -232,20 +233,11 @@ class Classifier:
             "classes": [v.item() if hasattr(v, "item") else v for v in self.classes_],
         }
 
-    def _write_config(self, run_dir: str | Path, extra: dict | None = None) -> None:
-        path = Path(run_dir) / "config.json"
-        d = self._config_dict()
-        if path.exists():  # keep what the caller added (data sources)
-            import json
-
-            d = json.loads(path.read_text()) | d
-        atomic_write_json(path, d | (extra or {}))
-
     def save(self, run_dir: str | Path) -> Path:
         """Write config.json and model.pt (loadable with ``Classifier.load`` / ``lstmkit.load``)."""
         self._check_fitted()
         run_dir = Path(run_dir)
-        self._write_config(run_dir)
+        merge_config(run_dir, self._config_dict())
         save_atomic(self.model_.state_dict(), run_dir / "model.pt")
         return run_dir
 

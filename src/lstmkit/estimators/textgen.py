@@ -12,7 +12,6 @@ last ``val_fraction`` of the text, read in order with the state carried the same
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import fields
@@ -23,7 +22,8 @@ import torch.nn.functional as F
 
 from lstmkit.data.text import TOKENIZERS, StreamBatches, split_text, tokenizer_from_dict
 from lstmkit.models.language import LanguageConfig, LanguageModel, filter_logits
-from lstmkit.train.checkpoint import atomic_write_json, load_safe, save_atomic
+from lstmkit.runs import merge_config
+from lstmkit.train.checkpoint import load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.trainer import Trainer
 
@@ -125,7 +125,7 @@ class TextGenerator:
                  "%dx%d per epoch", train.tokens, 0 if val is None else val.tokens, m["level"],
                  len(self.tokenizer_), len(train), c.batch_size, m["bptt"])  # fmt: skip
         if run_dir is not None:
-            self._write_config(run_dir)
+            merge_config(run_dir, self._config_dict())
         trainer = Trainer(self.model_, c, _StreamLoss(), _Evaluate(m["level"]), run_dir, progress)
         if resume:
             trainer.resume_from(Path(run_dir) / "checkpoint.pt")
@@ -206,18 +206,11 @@ class TextGenerator:
             "tokenizer": self.tokenizer_.to_dict(),
         }
 
-    def _write_config(self, run_dir: str | Path) -> None:
-        path = Path(run_dir) / "config.json"
-        d = self._config_dict()
-        if path.exists():  # keep what the caller added (data source)
-            d = json.loads(path.read_text()) | d
-        atomic_write_json(path, d)
-
     def save(self, run_dir: str | Path) -> Path:
         """Write config.json and model.pt (``TextGenerator.load`` / ``lstmkit.load`` read them)."""
         self._check_fitted()
         run_dir = Path(run_dir)
-        self._write_config(run_dir)
+        merge_config(run_dir, self._config_dict())
         save_atomic(self.model_.state_dict(), run_dir / "model.pt")
         return run_dir
 
