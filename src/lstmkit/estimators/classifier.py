@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from lstmkit.data import stratified_split
 from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
-from lstmkit.runs import merge_config
+from lstmkit.runs import merge_config, read_config
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.checkpoint import load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
@@ -256,10 +256,10 @@ class Classifier:
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Classifier:
-        import json
-
         run_dir = Path(run_dir)
-        config = json.loads((run_dir / "config.json").read_text())
+        config = read_config(run_dir)
+        if config["task"] != "classify":
+            raise ValueError(f"{run_dir} is a {config['task']} run, not a classify run")
         return cls.from_config(config, load_safe(run_dir / "model.pt"))
 
 
