@@ -207,3 +207,46 @@ def test_extract_features(trained, npz, tmp_path, pool, shape):
 
         clf = lstmkit.load(trained)
         assert np.allclose(f, clf.extract(X, lengths), atol=1e-6)
+
+
+def test_bf16_precision_trains_on_cpu(npz, tmp_path):
+    out = tmp_path / "bf16"
+    args = [a if a != "0" else "8" for a in FAST]  # a Conv1d front end that autocast runs in bf16
+    r = cli("train", "classify", "--data", npz, "--epochs", 10, "--precision", "bf16", "--out", out,
+            *args)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["test_accuracy"] > 0.8  # the toy problem is learnt in bf16 too
+
+
+def _write_bad_inputs(d):
+    """Broken IDX / UCR files, each paired with the text its one-line error must contain."""
+    (d / "bad-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
+    (d / "bad-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02")
+    (d / "lone-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03")
+    (d / "ragged.tsv").write_text("1\t0.1\t0.2\n2\t0.3\n")
+    (d / "one_label.tsv").write_text("a\t0.1\t0.2\na\t0.3\t0.4\n")
+    (d / "empty.tsv").write_text("")
+    (d / "missing.tsv").write_text("1\tnan\tnan\n2\t0.1\t0.2\n")
+    (d / "junk.ts").write_text("@problemName x\n@data\nnot,a,series\n")
+    return [
+        ("bad-images-idx3-ubyte", "bad-images-idx3-ubyte"),
+        ("lone-images-idx3-ubyte", "labels file not found"),
+        ("ragged.tsv", "too few to hold out a test split"),
+        ("one_label.tsv", "at least 2 classes"),
+        ("empty.tsv", "empty"),
+        ("missing.tsv", "all missing"),
+        ("junk.ts", "junk.ts"),
+    ]
+
+
+def test_bad_idx_and_ucr_files_are_one_line_errors(tmp_path):
+    for i, (name, needle) in enumerate(_write_bad_inputs(tmp_path)):
+        out = tmp_path / f"out{i}"
+        r = cli("train", "classify", "--data", tmp_path / name, "--out", out, *FAST)
+        _assert_user_error(r, 1, needle)
+        assert not out.exists(), name  # nothing half-made is left behind
+    r = cli("train", "classify", "--data", "digits", "--test-data", tmp_path / "ragged.tsv",
+            "--out", tmp_path / "o", *FAST)  # fmt: skip
+    _assert_user_error(r, 1, "channels")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == []

@@ -103,3 +103,23 @@ def test_default_front_end_halves_the_steps():
     assert local.shape == (200, 5, 16)  # ceil(10 / 2) steps
     for i, k in enumerate(lengths):  # zero past each shortened length
         assert np.all(local[i, (k + 1) // 2 :] == 0)
+
+
+def test_small_data_gets_min_steps_when_epochs_unset():
+    from lstmkit.estimators.classifier import epochs_for, split_options
+
+    options = {"batch_size": 32}
+    _, train = split_options(options)
+    assert epochs_for(options, train, 50) == 150  # 2 steps per epoch -> 150 epochs
+    assert epochs_for(options, train, 100_000) == train.epochs  # big data: the default epochs
+    assert epochs_for({**options, "min_steps": 0}, train, 50) == train.epochs
+    given = {"batch_size": 32, "epochs": 3}
+    assert epochs_for(given, split_options(given)[1], 50) == 3  # the user's epochs are kept
+    X, y, _ = _toy(n=40)
+    opts = {k: v for k, v in FAST.items() if k != "epochs"} | {"min_steps": 6}
+    clf = Classifier(**opts).fit(X, y)  # 36 training rows, batch 32: 2 steps per epoch
+    assert clf.train_config.epochs == 8 and len(clf.history_) == 8  # max(default 8, 3)
+    clf = Classifier(**opts | {"min_steps": 40}).fit(X, y)
+    assert clf.train_config.epochs == 20 and len(clf.history_) == 20
+    with pytest.raises(ValueError, match="min_steps must be a non-negative integer"):
+        Classifier(min_steps=-1)

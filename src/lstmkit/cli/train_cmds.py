@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--conv-stride", type=int, default=None,
                    help="front end stride: the LSTM sees ceil(L / stride) steps")  # fmt: skip
     c.add_argument("--head-dropout", type=float, default=None, help="dropout before the head")
+    c.add_argument("--min-steps", type=int, default=None,
+                   help="without --epochs, train at least this many optimizer steps (default "
+                   "300: small data sets get more epochs)")  # fmt: skip
     add_common_train_args(c)
     c.set_defaults(func=cmd_train_classify)
 
@@ -88,7 +91,7 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
     from lstmkit.tasks.classify import run_classify
 
     options = train_options(args)
-    for name in ("pool", "conv_channels", "conv_stride", "head_dropout"):
+    for name in ("pool", "conv_channels", "conv_stride", "head_dropout", "min_steps"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if not 0.0 < args.test_fraction < 1.0:

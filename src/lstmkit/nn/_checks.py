@@ -88,3 +88,12 @@ def check_state(name: str, s: object, shape: tuple[int, ...], x: Tensor) -> None
         raise ValueError(f"{name} must have shape {shape}, got {tuple(s.shape)}")
     if s.dtype != x.dtype:
         raise TypeError(f"{name} dtype must match the input's ({x.dtype}), got {s.dtype}")
+
+
+def cast_state(hx, dtype: torch.dtype):
+    """hx (a tensor, an (h, c) pair with c possibly None, or None) in ``dtype``."""
+    if isinstance(hx, Tensor):
+        return hx.to(dtype)
+    if isinstance(hx, tuple | list):
+        return tuple(t.to(dtype) if isinstance(t, Tensor) else t for t in hx)
+    return hx

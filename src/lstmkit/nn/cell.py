@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lstmkit.kernels.cells import get_cell
 from lstmkit.kernels.steps import STEPS
-from lstmkit.nn._checks import check_cell_options, check_positive_int, check_state
+from lstmkit.nn._checks import cast_state, check_cell_options, check_positive_int, check_state
 from lstmkit.nn.params import init_layer, make_layer_params
 
 __all__ = ["LSTMCell"]
@@ -70,6 +71,12 @@ class LSTMCell(nn.Module):
                 f"got {x.size(1)}"
             )
         dtype = self.weight_ih.dtype
+        if torch.is_autocast_enabled(x.device.type) and x.is_floating_point():
+            # the step runs in the parameters' dtype under autocast (as nn.LSTM does)
+            x = x.to(dtype)
+            hx = cast_state(hx, dtype)
+            with torch.autocast(x.device.type, enabled=False):
+                return self.forward(x, hx)
         if x.dtype != dtype:
             raise TypeError(
                 f"input dtype {x.dtype} does not match the parameters' dtype {dtype}; "

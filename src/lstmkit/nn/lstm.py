@@ -10,6 +10,7 @@ from lstmkit.kernels import _ext
 from lstmkit.kernels.cells import CellSpec, LayerResult, get_cell, run_fused, run_reference
 from lstmkit.kernels.native import run_native
 from lstmkit.nn._checks import (
+    cast_state,
     check_cell_options,
     check_input,
     check_lengths,
@@ -177,11 +178,24 @@ class LSTM(nn.Module):
         record: bool = False,
     ):
         w = self.weight_ih_l0
+        autocast = torch.is_tensor(x) and torch.is_autocast_enabled(x.device.type)
+        if autocast and x.is_floating_point() and x.dtype != w.dtype:
+            x = x.to(w.dtype)  # under autocast an earlier layer may hand over bf16 / fp16
+            hx = cast_state(hx, w.dtype)
         check_input(x, self.input_size, w.dtype, self.batch_first)
         N, L = (x.shape[0], x.shape[1]) if self.batch_first else (x.shape[1], x.shape[0])
         lens = None if lengths is None else check_lengths(lengths, N, L, x.device)
         h0, c0 = self._initial_state(hx, x, N)
         backend = self.resolved_backend(record, x.device)
+        if autocast and (backend != "torch" or x.device.type == "cpu"):
+            # lstmkit's kernels, and torch's oneDNN LSTM on many CPUs, have no bf16 path: the
+            # recurrence runs in the parameters' dtype (autocast's fp32 policy); layers around it
+            # still run in bf16. torch's cuDNN LSTM keeps autocast.
+            with torch.autocast(x.device.type, enabled=False):
+                return self._run(x, h0, c0, lens, record, backend)
+        return self._run(x, h0, c0, lens, record, backend)
+
+    def _run(self, x, h0, c0, lens, record, backend):
         if backend == "torch":
             out, h_n, c_n = run_native(
                 self.cell, x, h0, c0, self._flat_weights(), bias=self.bias,

@@ -33,6 +33,11 @@ def load_split(data: dict):
     )
     if test is None:
         keep, held = stratified_split(train.y, data.get("test_fraction", 0.2), data["seed"])
+        if len(held) == 0:
+            raise ValueError(
+                f"{data['source']}: {len(train.y)} sequences are too few to hold out a test "
+                "split (a class needs 2 or more members); pass --test-data FILE"
+            )
         train, test = train.subset(keep), train.subset(held)
     return train, test
 
