@@ -30,9 +30,14 @@ def plot_loss(history: list[dict], path: str | Path, title: str = "training") ->
     plt = _figure()
     epochs = [row["epoch"] for row in history]
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    ax.plot(epochs, [row["loss"] for row in history], "o-", label="train loss")
+    few = len(epochs) <= 40  # markers only while they can be told apart
+    ax.plot(epochs, [row["loss"] for row in history], "o-" if few else "-", label="train loss")
     if any("val_loss" in row for row in history):
-        ax.plot(epochs, [row.get("val_loss") for row in history], "s-", label="validation loss")
+        val = [row.get("val_loss") for row in history]
+        ax.plot(epochs, val, "s-" if few else "-", label="validation loss")
+    losses = [v for row in history for v in (row["loss"], row.get("val_loss")) if v]
+    if losses and min(losses) > 0 and max(losses) / min(losses) > 100:
+        ax.set_yscale("log")  # long runs fall over decades
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title(title)
