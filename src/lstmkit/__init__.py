@@ -12,6 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 __all__ = [
     "Classifier",
+    "Forecaster",
     "TextGenerator",
     "__version__",
     "kernels",
@@ -25,6 +26,7 @@ __all__ = [
 _SUBMODULES = {"kernels", "nn", "reference", "cli", "models", "train", "data", "viz", "estimators"}
 _ATTRS = {
     "Classifier": "lstmkit.estimators",
+    "Forecaster": "lstmkit.estimators",
     "TextGenerator": "lstmkit.estimators",
     "load": "lstmkit.runs",
 }

@@ -81,6 +81,10 @@ def load(run_dir: str | Path):
         from lstmkit.estimators import Classifier
 
         return Classifier.load(run_dir)
+    if task == "forecast":
+        from lstmkit.estimators import Forecaster
+
+        return Forecaster.load(run_dir)
     if task == "textgen":
         from lstmkit.estimators import TextGenerator
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from lstmkit import __version__
-from lstmkit.cli import core_cmds, textgen_cmds, train_cmds
+from lstmkit.cli import core_cmds, forecast_cmds, textgen_cmds, train_cmds
 
 __all__ = ["build_parser", "main"]
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     train_cmds.register(sub)
     textgen_cmds.register(sub)  # adds `train textgen` to train_cmds' tasks, and `generate`
+    forecast_cmds.register(sub)  # adds `train forecast`, and `backtest`
     core_cmds.register(sub)
     return parser
 

@@ -14,7 +14,7 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="train a model (classify, textgen)",
+    train = sub.add_parser("train", help="train a model (classify, forecast, textgen)",
                            description="Train a model.")  # fmt: skip
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
     c = tasks.add_parser(
@@ -50,8 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("predict", help="predict with a trained run; writes CSV")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--input", required=True, metavar="FILE", help=".npz with X[, lengths], IDX "
-                   "or UCR file")  # fmt: skip
+    p.add_argument("--input", required=True, metavar="FILE", help="classify: .npz with X[, "
+                   "lengths], IDX or UCR file; forecast: CSV / Parquet with the training "
+                   "columns (the forecast starts after its last row)")  # fmt: skip
     p.add_argument("--output", metavar="FILE", help="CSV to write (default: standard output)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.set_defaults(func=cmd_predict)
@@ -120,6 +121,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
         from lstmkit.cli.textgen_cmds import resume_textgen
 
         return resume_textgen(run_dir, config)
+    if config["task"] == "forecast":
+        from lstmkit.cli.forecast_cmds import resume_forecast
+
+        return resume_forecast(run_dir, config)
     if config["task"] != "classify":
         raise ValueError(f"resume does not support task {config['task']!r} yet")
     metrics = run_classify(config["data"], config["options"], run_dir, resume=True, progress=True)
@@ -141,9 +146,11 @@ def _require_task(run_dir: str, allowed: tuple[str, ...], command: str) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    task = _require_task(args.run_dir, ("classify", "textgen"), "evaluate")
+    task = _require_task(args.run_dir, ("classify", "forecast", "textgen"), "evaluate")
     if task == "textgen":
         from lstmkit.tasks.textgen import evaluate_run
+    elif task == "forecast":
+        from lstmkit.tasks.forecast import evaluate_run
     else:
         from lstmkit.tasks.classify import evaluate_run
 
@@ -155,7 +162,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from lstmkit.runs import load
 
-    _require_task(args.run_dir, ("classify",), "predict")
+    if _require_task(args.run_dir, ("classify", "forecast"), "predict") == "forecast":
+        from lstmkit.cli.forecast_cmds import predict_forecast
+
+        return predict_forecast(args)
     clf = load(args.run_dir)
     X, lengths = _read_inputs(Path(args.input))
     proba = clf.predict_proba(X, lengths)

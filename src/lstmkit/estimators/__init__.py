@@ -3,4 +3,13 @@
 from lstmkit.estimators.classifier import Classifier
 from lstmkit.estimators.textgen import TextGenerator
 
-__all__ = ["Classifier", "TextGenerator"]
+
+def __getattr__(name: str):
+    if name == "Forecaster":  # pandas is imported only when forecasting
+        from lstmkit.estimators.forecaster import Forecaster
+
+        return Forecaster
+    raise AttributeError(f"module 'lstmkit.estimators' has no attribute {name!r}")
+
+
+__all__ = ["Classifier", "Forecaster", "TextGenerator"]

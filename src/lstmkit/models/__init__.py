@@ -2,6 +2,7 @@
 
 from lstmkit.models.classifier import ClassifierConfig, SequenceClassifier
 from lstmkit.models.features import POOLS, FeatureConfig, FeatureExtractor
+from lstmkit.models.forecast import ForecastConfig, ForecastModel
 from lstmkit.models.language import LanguageConfig, LanguageModel
 
 __all__ = [
@@ -9,6 +10,8 @@ __all__ = [
     "ClassifierConfig",
     "FeatureConfig",
     "FeatureExtractor",
+    "ForecastConfig",
+    "ForecastModel",
     "LanguageConfig",
     "LanguageModel",
     "SequenceClassifier",

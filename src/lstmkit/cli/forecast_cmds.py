@@ -1,0 +1,241 @@
+"""``lstmkit train forecast`` and ``lstmkit backtest``; ``predict`` / ``evaluate`` / ``resume``
+of forecast runs are dispatched here from train_cmds."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lstmkit.cli.args import add_common_train_args, bounded, positive_int, train_options
+from lstmkit.cli.textgen_cmds import _train_tasks
+
+__all__ = ["predict_forecast", "register", "resume_forecast"]
+
+_fraction = bounded(float, "a fraction in (0, 1)", lambda v: 0.0 < v < 1.0)
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _quantiles(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(sorted({float(v) for v in text.split(",") if v.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values or not all(0.0 < q < 1.0 for q in values):
+        raise argparse.ArgumentTypeError(f"expected quantile levels in (0, 1), got {text!r}")
+    return values
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    t = _train_tasks(sub).add_parser(
+        "forecast",
+        help="multi-step time-series forecasting",
+        description="Train an LSTM forecaster on a table (CSV or Parquet) or a built-in series "
+        "(airline: shipped; co2: statsmodels; sf_temps: vega_datasets). The series is split in "
+        "time order into train / validation / test parts; every statistic (outlier rule, "
+        "scaler, bins) comes from the training part only.",
+    )
+    t.add_argument(
+        "--data",
+        required=True,
+        metavar="SOURCE",
+        help="CSV / Parquet file or a built-in series name",
+    )
+    t.add_argument("--target", help="the column to forecast (built-ins have a default)")
+    t.add_argument(
+        "--time-col",
+        help="the time column (default: a column named date, time, "
+        "timestamp, ds, month, ...; none: positions)",
+    )
+    t.add_argument("--features", help="covariate columns, comma-separated")
+    t.add_argument(
+        "--lookback", type=positive_int, help="input window in steps (default: two seasons)"
+    )
+    t.add_argument(
+        "--horizon", type=positive_int, help="steps forecast at once (default: one season)"
+    )
+    t.add_argument("--freq", help="pandas frequency (default: inferred from the time column)")
+    t.add_argument(
+        "--season",
+        type=positive_int,
+        help="season length for the seasonal-naive baseline and MASE (default: from the frequency)",
+    )
+    t.add_argument("--fill", choices=["interpolate", "ffill", "drop"], help="missing values")
+    t.add_argument("--outliers", choices=["hampel", "iqr", "zscore", "none"])
+    t.add_argument("--lags", type=_int_list, help="target lags as inputs, e.g. 1,7")
+    t.add_argument("--windows", type=_int_list, help="rolling mean/std windows, e.g. 7,30")
+    t.add_argument(
+        "--no-calendar",
+        dest="calendar",
+        action="store_false",
+        default=None,
+        help="no hour / weekday / month / day-of-year features",
+    )
+    t.add_argument("--scaler", choices=["standard", "minmax", "robust", "none"])
+    t.add_argument(
+        "--quantiles", type=_quantiles, help="e.g. 0.1,0.5,0.9: prediction intervals (pinball loss)"
+    )
+    t.add_argument("--bins", type=positive_int, help="turn the target into K classes (seed 001)")
+    t.add_argument(
+        "--per-series",
+        action="store_true",
+        default=None,
+        help="one LSTM encoder per input column, merged by a dense layer (seed 001)",
+    )
+    t.add_argument(
+        "--anchor",
+        choices=["season", "last", "none"],
+        help="the forecast is a "
+        "correction to the seasonal-naive (default when the look-back holds a season) "
+        "or naive forecast, or (none) a level",
+    )
+    t.add_argument("--test-fraction", type=_fraction, help="test part at the end (default 0.15)")
+    t.add_argument(
+        "--min-steps",
+        type=int,
+        help="without --epochs, train at least this many optimizer steps (default 600)",
+    )
+    add_common_train_args(t)
+    t.set_defaults(func=cmd_train_forecast)
+
+    b = sub.add_parser(
+        "backtest",
+        help="rolling-origin evaluation of a forecast run",
+        description="Forecast from each of the last K origins (one horizon apart) with the "
+        "history before it; prints a table and writes backtest.csv, backtest.json and "
+        "backtest.png.",
+    )
+    b.add_argument("run_dir", metavar="RUN_DIR")
+    b.add_argument("--windows", type=positive_int, default=5, help="origins (default 5)")
+    b.add_argument("--data", metavar="SOURCE", help="backtest on this data instead")
+    b.add_argument("--refit", action="store_true", help="train a fresh model at every origin")
+    b.add_argument("--out", metavar="DIR", help="where the files go (default: RUN_DIR)")
+    b.set_defaults(func=cmd_backtest)
+
+
+_OWN = (
+    "lookback",
+    "horizon",
+    "freq",
+    "season",
+    "fill",
+    "outliers",
+    "lags",
+    "windows",
+    "calendar",
+    "scaler",
+    "quantiles",
+    "bins",
+    "per_series",
+    "anchor",
+    "test_fraction",
+    "min_steps",
+)
+
+
+def cmd_train_forecast(args: argparse.Namespace) -> int:
+    from lstmkit.estimators.forecaster import split_options
+    from lstmkit.runs import prepare_run_dir, run_or_clean_up
+    from lstmkit.tasks.forecast import run_forecast
+
+    options = train_options(args)
+    options |= {k: getattr(args, k) for k in _OWN if getattr(args, k) is not None}
+    split_options(options)  # validate every option before anything is written
+    features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
+    data = {
+        "source": args.data,
+        "target": args.target,
+        "time_col": args.time_col,
+        "features": features,
+    }
+    run_dir = prepare_run_dir(args.out, "forecast", args.overwrite)
+    metrics = run_or_clean_up(run_dir, lambda: run_forecast(data, options, run_dir, progress=True))
+    _print_summary(metrics, run_dir)
+    return 0
+
+
+def _print_summary(metrics: dict, run_dir: Path) -> None:
+    print(
+        f"forecast: {metrics['test_windows']} test windows, horizon {metrics['horizon']}, "
+        f"look-back {metrics['lookback']}, season {metrics['season']}"
+    )
+    rows = [("lstmkit", "test"), ("seasonal naive", "baseline"), ("naive", "naive")]
+    print(f"  {'model':<16}{'MAE':>12}{'RMSE':>12}{'sMAPE %':>10}{'MASE':>8}")
+    for name, key in rows:
+        if f"{key}_mae" in metrics:
+            print(
+                f"  {name:<16}{metrics[f'{key}_mae']:>12.4g}{metrics[f'{key}_rmse']:>12.4g}"
+                f"{metrics[f'{key}_smape']:>10.2f}{metrics[f'{key}_mase']:>8.3f}"
+            )
+    if "test_coverage" in metrics:
+        print(f"  interval coverage {metrics['test_coverage']:.3f}")
+    print(
+        f"  epochs {metrics['epochs_run']}, trained in {metrics['train_seconds']:.1f} s, "
+        f"{metrics['params']} parameters"
+    )
+    print(
+        f"\nrun directory: {run_dir}  (metrics.json, forecast.png, residuals.png, loss.png, "
+        "model.pt)"
+    )
+
+
+def resume_forecast(run_dir: Path, config: dict) -> int:
+    """``lstmkit resume`` for a forecast run (called by train_cmds.cmd_resume)."""
+    from lstmkit.tasks.forecast import run_forecast
+
+    metrics = run_forecast(config["data"], config["options"], run_dir, resume=True, progress=True)
+    print(f"resumed {run_dir}")
+    _print_summary(metrics, run_dir)
+    return 0
+
+
+def predict_forecast(args: argparse.Namespace) -> int:
+    """``lstmkit predict`` for a forecast run: CSV of the horizon after the input's end."""
+    import sys
+
+    from lstmkit.tasks.forecast import predict_run
+
+    table = predict_run(args.run_dir, args.input)
+    text = table.to_csv(index=False)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.output)
+    if path.exists() and not args.overwrite:
+        raise ValueError(f"{path} exists; pass --overwrite to replace it")
+    from lstmkit.train.checkpoint import atomic_write_text
+
+    atomic_write_text(path, text)
+    print(f"wrote a {len(table)}-step forecast to {path}")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from lstmkit.tasks.forecast import backtest_run
+
+    table = backtest_run(
+        args.run_dir,
+        args.windows,
+        source=args.data,
+        refit=args.refit,
+        out=Path(args.out) if args.out else None,
+    )
+    cols = ["origin", "mae", "mase", "baseline_mae", "baseline_mase"]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(
+        f"mean MASE {table['mase'].mean():.3f} (seasonal naive {table['baseline_mase'].mean():.3f})"
+    )
+    print(f"wrote backtest.csv, backtest.json, backtest.png to {args.out or args.run_dir}")
+    return 0
