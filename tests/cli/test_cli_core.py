@@ -26,7 +26,9 @@ def test_demo_without_bench_reports_checks(capsys, tmp_path):
     out = capsys.readouterr().out
     assert (tmp_path / "classify-digits" / "metrics.json").is_file()
     assert (tmp_path / "textgen-kjv" / "samples.txt").is_file()
+    assert (tmp_path / "forecast-airline" / "forecast.png").is_file()
     assert "4. Sequence classification" in out and "5. Character-level text" in out
+    assert "6. Forecasting the shipped airline series" in out and "| seasonal naive |" in out
     assert "finite differences" in out
     assert "all checks passed" in out
     for cell in ("lstm", "peephole", "coupled", "gru", "layernorm"):

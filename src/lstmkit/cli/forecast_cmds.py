@@ -85,6 +85,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--scaler", choices=["standard", "minmax", "robust", "none"])
     t.add_argument(
+        "--transform",
+        choices=["auto", "log", "none"],
+        help="model log(target) "
+        "(default auto: when the training target is positive and spans a factor of 2)",
+    )
+    t.add_argument(
         "--quantiles", type=_quantiles, help="e.g. 0.1,0.5,0.9: prediction intervals (pinball loss)"
     )
     t.add_argument("--bins", type=positive_int, help="turn the target into K classes (seed 001)")
@@ -136,6 +142,7 @@ _OWN = (
     "windows",
     "calendar",
     "scaler",
+    "transform",
     "quantiles",
     "bins",
     "per_series",

@@ -67,6 +67,7 @@ DATA_OPTIONS = {
     "windows": (),
     "calendar": True,
     "scaler": "standard",
+    "transform": "auto",  # "log" / "none"; auto: log for a positive target spanning a factor 2
     "freq": None,
     "season": None,
     "test_fraction": 0.15,
@@ -97,6 +98,8 @@ def split_options(options: dict) -> tuple[dict, dict, TrainConfig]:
         v = data[name] = tuple(data[name])
         if any(not isinstance(k, int) or k < 1 for k in v):
             raise ValueError(f"{name} must be positive integers, got {list(v)}")
+    if data["transform"] not in ("auto", "none", "log"):
+        raise ValueError(f"transform must be auto, none or log, got {data['transform']!r}")
     if not 0.0 < data["test_fraction"] < 1.0:
         raise ValueError(f"test_fraction must lie in (0, 1), got {data['test_fraction']}")
     qs = tuple(float(q) for q in model["quantiles"])
@@ -193,6 +196,7 @@ class Forecaster:
             d["windows"],
             d["calendar"],
             d["scaler"],
+            d["transform"],
             self.train_config.val_fraction,
             test_fraction,
         )
@@ -290,16 +294,16 @@ class Forecaster:
         out = torch.cat(
             [self.model_(x[i : i + 512].to(device)).float().cpu() for i in range(0, len(x), 512)]
         ).numpy()
-        scaler = self.pipeline_.scaler
+        inverse = self.pipeline_.inverse_target
         cfg = self.config_
         if cfg.bins:
             p = np.exp(out - out.max(-1, keepdims=True))
             p /= p.sum(-1, keepdims=True)
-            return scaler.inverse(p @ self.bin_centers_, 0), None  # expected bin value
+            return inverse(p @ self.bin_centers_), None  # expected bin value
         if cfg.quantiles:
-            qs = scaler.inverse(np.sort(out, axis=-1), 0)  # sorted: no crossing quantiles
+            qs = inverse(np.sort(out, axis=-1))  # sorted: no crossing quantiles
             return qs[..., list(cfg.quantiles).index(0.5)], qs
-        return scaler.inverse(out, 0), None
+        return inverse(out), None
 
     def score(self, prep: Prepared, split: str = "test") -> dict[str, float]:
         """Metrics of the model and of the naive / seasonal-naive baselines on a split's windows."""

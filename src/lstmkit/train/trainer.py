@@ -208,7 +208,10 @@ class Trainer:
         msg = " ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
         )
-        log.info("%s%s", msg, " (early stop)" if self.stopped_early else "")
+        every = max(1, math.ceil(c.epochs / 20))  # about 20 lines for a long run of tiny epochs
+        shown = epoch == 0 or (epoch + 1) % every == 0 or epoch + 1 == c.epochs
+        level = logging.INFO if shown or self.stopped_early else logging.DEBUG
+        log.log(level, "%s%s", msg, " (early stop)" if self.stopped_early else "")
         if self.run_dir is not None:
             save_atomic(self._checkpoint(epoch + 1, schedule), self.run_dir / "checkpoint.pt")
             atomic_write_text(self.run_dir / "history.csv", history_csv(self.history))

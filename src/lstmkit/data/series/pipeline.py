@@ -36,6 +36,8 @@ class PipelineConfig:
     windows: tuple[int, ...] = ()  # rolling mean / std windows of the target
     calendar: bool = True  # sin/cos calendar features when there is a time column
     scaler: str = "standard"  # standard, minmax, robust, none
+    transform: str = "none"  # "log": the model works on log(target) (multiplicative seasons);
+    # "auto": log when the training target is positive and spans a factor of 2 or more
     val_fraction: float = 0.15
     test_fraction: float = 0.15
 
@@ -101,11 +103,14 @@ class SeriesPipeline:
                 filled[k] = filled.get(k, 0) + int(v)
         bounds = tuple(int(v) for v in np.cumsum([0] + [len(p) for p in parts]))
         data = pd.concat(parts)
+        y = data[frame.target].to_numpy(np.float64)  # the truth: filled, not cleaned
+        self.state = {"transform": _resolve_transform(c.transform, y[: bounds[1]])}
+        data = self._transform_target(data, frame.target)
         rule = OutlierRule(c.outliers, window=c.outlier_window).fit(
             data.iloc[: bounds[1]].to_numpy(np.float64)
         )
-        state = {"columns_in": list(data.columns), "outliers": rule.to_dict()}
-        prepared = self._derive(data, observed.reindex(data.index).to_numpy(bool), frame, rule)
+        state = self.state | {"columns_in": list(data.columns), "outliers": rule.to_dict()}
+        prepared = self._derive(data, y, observed.reindex(data.index).to_numpy(bool), frame, rule)
         cut = len(data) - len(prepared.values)  # warm-up rows dropped (all in training)
         values = prepared.values
         scaler = Scaler(c.scaler).fit(values[: bounds[1] - cut])
@@ -129,7 +134,9 @@ class SeriesPipeline:
         data, filled = fill_missing(frame.data, self.config.fill)
         observed = pd.Series(frame.observed, index=frame.data.index).reindex(data.index)
         rule = OutlierRule.from_dict(self.state["outliers"])
-        prepared = self._derive(data, observed.to_numpy(bool), frame, rule)
+        y = data[frame.target].to_numpy(np.float64)
+        data = self._transform_target(data, frame.target)
+        prepared = self._derive(data, y, observed.to_numpy(bool), frame, rule)
         prepared.report.pop("columns")
         scaler = Scaler.from_dict(self.state["scaler"])
         prepared.values = scaler.transform(prepared.values).astype(np.float32)
@@ -138,11 +145,30 @@ class SeriesPipeline:
         prepared.report["filled"] = {k: int(v) for k, v in filled.items()}
         return prepared
 
+    def _transform_target(self, data: pd.DataFrame, target: str) -> pd.DataFrame:
+        if self.state.get("transform", self.config.transform) == "none":
+            return data
+        low = float(data[target].min())
+        if not low > 0:
+            raise ValueError(
+                f"transform 'log' needs a positive target; '{target}' goes down to {low:g}"
+            )
+        return data.assign(**{target: np.log(data[target])})
+
+    def inverse_target(self, a: np.ndarray) -> np.ndarray:
+        """Model units (scaled, transformed) of the target back to the data's units."""
+        a = self.scaler.inverse(a, 0)
+        return np.exp(a) if self.state.get("transform", self.config.transform) == "log" else a
+
     def _derive(
-        self, data: pd.DataFrame, observed: np.ndarray, frame: SeriesFrame, rule: OutlierRule
+        self,
+        data: pd.DataFrame,
+        y: np.ndarray,
+        observed: np.ndarray,
+        frame: SeriesFrame,
+        rule: OutlierRule,
     ) -> Prepared:
         c = self.config
-        y = data[frame.target].to_numpy(np.float64)  # the truth: filled, not cleaned
         cleaned, counts = rule.apply(data.to_numpy(np.float64))
         clean = pd.DataFrame(cleaned, index=data.index, columns=data.columns)
         feats = add_features(
@@ -162,3 +188,13 @@ class SeriesPipeline:
         return Prepared(
             feats.to_numpy(np.float64), y[warm:], observed[warm:], feats.index, (0, 0, 0, 0), report
         )
+
+
+def _resolve_transform(transform: str, train_target: np.ndarray) -> str:
+    """ "auto" -> "log" when the training target is positive and its range spans a factor of 2
+    (seasonal swings then tend to grow with the level), else "none"."""
+    if transform != "auto":
+        return transform
+    finite = train_target[np.isfinite(train_target)]
+    positive = finite.size and finite.min() > 0
+    return "log" if positive and finite.max() >= 2 * finite.min() else "none"
