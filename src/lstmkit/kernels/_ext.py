@@ -19,7 +19,7 @@ import torch
 __all__ = ["available", "load"]
 
 log = logging.getLogger(__name__)
-_SOURCE = Path(__file__).parent / "csrc" / "loops.cpp"
+_CSRC = Path(__file__).parent / "csrc"  # loops.cpp (the one translation unit) and its headers
 _CFLAGS = ["-O3", "-march=native", "-ffast-math"]
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -56,19 +56,21 @@ def load() -> bool:
 
 
 def _staged_source() -> Path:
-    """A copy of the source in a build folder named by its content (so that checkouts at
+    """A copy of the sources in a build folder named by their content (so that checkouts at
     different paths share one build, and ninja sees the same path every time)."""
-    code = _SOURCE.read_bytes()
-    digest = hashlib.sha256(code + " ".join(_CFLAGS).encode()).hexdigest()[:16]
+    files = {p.name: p.read_bytes() for p in sorted(_CSRC.iterdir()) if p.suffix in {".cpp", ".h"}}
+    blob = b"".join(name.encode() + code for name, code in files.items())
+    digest = hashlib.sha256(blob + " ".join(_CFLAGS).encode()).hexdigest()[:16]
     root = Path(os.environ.get("LSTMKIT_CACHE", Path.home() / ".cache" / "lstmkit"))
     folder = root / f"ext-torch{torch.__version__}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
-    staged = folder / "loops.cpp"
-    if not staged.exists() or staged.read_bytes() != code:
-        tmp = folder / f"loops.cpp.{os.getpid()}.tmp"
-        tmp.write_bytes(code)
-        tmp.replace(staged)
-    return staged
+    for name, code in files.items():
+        staged = folder / name
+        if not staged.exists() or staged.read_bytes() != code:
+            tmp = folder / f"{name}.{os.getpid()}.tmp"
+            tmp.write_bytes(code)
+            tmp.replace(staged)
+    return folder / "loops.cpp"
 
 
 def available() -> bool:
