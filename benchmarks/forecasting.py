@@ -28,7 +28,11 @@ SERIES = ("airline", "co2", "sf_temps")
 
 
 def ets_forecasts(y: np.ndarray, fit_end: int, origins: np.ndarray, horizon: int, season: int):
-    """(N, H) ETS forecasts from each origin, parameters fitted on y[:fit_end] only."""
+    """(N, H) ETS forecasts from each origin, parameters fitted on y[:fit_end] only.
+
+    One Kalman filter pass over the whole series with the fitted parameters gives the filtered
+    state a_t at every row; the forecast h steps after origin o is Z T^h a_{o-1} (checked equal
+    to ``res.apply(y[:o]).forecast(H)`` to 1e-14, at a fraction of the cost)."""
     from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
 
     log = bool(np.all(y > 0))
@@ -37,9 +41,14 @@ def ets_forecasts(y: np.ndarray, fit_end: int, origins: np.ndarray, horizon: int
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = ExponentialSmoothing(z[:fit_end], trend=True, seasonal=seasonal).fit(disp=False)
-        out = np.empty((len(origins), horizon))
-        for i, o in enumerate(origins):
-            out[i] = res.apply(z[:o]).forecast(horizon)
+        full = res.apply(z)
+    Z = np.asarray(full.model["design"])  # (1, k)
+    T = np.asarray(full.model["transition"])  # (k, k)
+    states = full.filter_results.filtered_state[:, origins - 1]  # (k, N)
+    out, P = np.empty((len(origins), horizon)), T.copy()
+    for h in range(horizon):
+        out[:, h] = (Z @ P @ states)[0]
+        P = T @ P
     return np.exp(out) if log else out
 
 
