@@ -12,6 +12,8 @@ from lstmkit.cli.textgen_cmds import _train_tasks
 __all__ = ["predict_forecast", "register", "resume_forecast"]
 
 _fraction = bounded(float, "a fraction in (0, 1)", lambda v: 0.0 < v < 1.0)
+_bins = bounded(int, "an integer >= 2", lambda v: v >= 2)
+_steps = bounded(int, "an integer >= 0", lambda v: v >= 0)
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -93,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument(
         "--quantiles", type=_quantiles, help="e.g. 0.1,0.5,0.9: prediction intervals (pinball loss)"
     )
-    t.add_argument("--bins", type=positive_int, help="turn the target into K classes (seed 001)")
+    t.add_argument("--bins", type=_bins, help="turn the target into K >= 2 classes (seed 001)")
     t.add_argument(
         "--per-series",
         action="store_true",
@@ -110,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--test-fraction", type=_fraction, help="test part at the end (default 0.15)")
     t.add_argument(
         "--min-steps",
-        type=int,
+        type=_steps,
         help="without --epochs, train at least this many optimizer steps (default 600)",
     )
     add_common_train_args(t)

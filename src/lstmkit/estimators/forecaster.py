@@ -100,11 +100,14 @@ def split_options(options: dict) -> tuple[dict, dict, TrainConfig]:
             raise ValueError(f"{name} must be positive integers, got {list(v)}")
     if data["transform"] not in ("auto", "none", "log"):
         raise ValueError(f"transform must be auto, none or log, got {data['transform']!r}")
+    steps = data["min_steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"min_steps must be an integer >= 0, got {steps!r}")
     if not 0.0 < data["test_fraction"] < 1.0:
         raise ValueError(f"test_fraction must lie in (0, 1), got {data['test_fraction']}")
     qs = tuple(float(q) for q in model["quantiles"])
-    if qs and 0.5 not in qs:
-        qs = tuple(sorted({*qs, 0.5}))  # the median is the point forecast
+    if qs:
+        qs = tuple(sorted({*qs, 0.5}))  # in order, with the median (the point forecast)
     model["quantiles"] = qs
     train = TrainConfig(**{k: v for k, v in merged.items() if k in _TRAIN_FIELDS})
     _forecast_config(model, input_size=1, horizon=1)  # validates the model options
@@ -240,6 +243,7 @@ class Forecaster:
 
     def _fit_bins(self, train_target: np.ndarray, bins: int) -> None:
         """Equal-frequency bins of the (scaled) training target; a bin's value is its median."""
+        train_target = train_target.astype(np.float64)  # as saved in config.json: float64
         edges = np.quantile(train_target, np.linspace(0, 1, bins + 1)[1:-1])
         idx = np.searchsorted(edges, train_target)
         centers = [

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lstmkit.data.series import load_table, prepare_frame
+from lstmkit.data.series import forecast_metrics, load_table, prepare_frame
 from lstmkit.data.series.pipeline import PipelineConfig, SeriesPipeline
 from lstmkit.estimators.forecaster import Forecaster
 from lstmkit.runs import read_config
-from lstmkit.train.checkpoint import atomic_write_json
+from lstmkit.train.checkpoint import atomic_write_json, atomic_write_text
 from lstmkit.viz import plot_loss
 from lstmkit.viz.forecast import plot_backtest, plot_forecast, plot_residuals
 
@@ -158,8 +158,17 @@ def backtest_run(
     config = read_config(run_dir)
     fc = Forecaster.load(run_dir)
     df, data = load_data(config["data"] | ({"source": source} if source else {}))
-    H, L = fc.horizon_, fc.lookback_
-    n = len(df)
+    frame = prepare_frame(
+        df,
+        data["target"],
+        time_col=data["time_col"],
+        features=data["features"],
+        freq=fc.frame_meta_["freq"],
+    )
+    series = frame.data  # on the time grid: sorted, a missing step is a row of NaN
+    y = series[data["target"]].to_numpy(np.float64)
+    H, L, m = fc.horizon_, fc.lookback_, fc.season_
+    n = len(series)
     if windows < 1:
         raise ValueError(f"windows must be a positive integer, got {windows}")
     need = L + H * windows
@@ -171,20 +180,16 @@ def backtest_run(
     rows, scored = [], []
     for k in range(windows, 0, -1):
         cut = n - k * H  # origin: the first row forecast
-        history, future = df.iloc[:cut], df.iloc[cut : cut + H]
+        history = series.iloc[:cut]
         model = fc
         if refit:
             model = Forecaster(**config["options"]).fit(
-                history, data["target"], data["time_col"], data["features"]
+                history, data["target"], frame.time_col, data["features"]
             )
         pred = model.predict(history)
-        truth = pd.to_numeric(future[data["target"]], errors="coerce").to_numpy(np.float64)
-        y_hist = pd.to_numeric(history[data["target"]], errors="coerce").to_numpy(np.float64)
-        m = fc.season_
-        sn = np.array([y_hist[len(y_hist) + h - m * (h // m + 1)] for h in range(H)])
-        from lstmkit.data.series.baselines import forecast_metrics
-
-        mask = ~np.isnan(truth)
+        truth = y[cut : cut + H]
+        sn = y[[cut + h - m * (h // m + 1) for h in range(H)]]  # seasonal naive
+        mask = ~np.isnan(truth) & ~np.isnan(sn)  # (H,) the steps both can be scored on
         ours = forecast_metrics(
             truth[None], pred[data["target"]].to_numpy()[None], fc.mase_scale_, mask=mask[None]
         )
@@ -201,8 +206,6 @@ def backtest_run(
     table = pd.DataFrame(rows)
     out = Path(out) if out else Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    from lstmkit.train.checkpoint import atomic_write_text
-
     atomic_write_text(out / "backtest.csv", table.to_csv(index=False))
     summary = {
         "windows": windows,
@@ -211,5 +214,6 @@ def backtest_run(
         "mean": {c: float(table[c].mean()) for c in table.columns if c != "origin"},
     }
     atomic_write_json(out / "backtest.json", summary | {"rows": rows})
-    plot_backtest(df, data, scored, out / "backtest.png")
+    table_on_grid = series.reset_index() if frame.time_col else series
+    plot_backtest(table_on_grid, data | {"time_col": frame.time_col}, scored, out / "backtest.png")
     return table

@@ -90,9 +90,17 @@ class SeriesPipeline:
         c = self.config
         data = frame.data
         warm = warmup_rows(c.lags, c.windows)
-        n_train, n_val, n_test = split_sizes(
-            len(data) - warm, c.lookback, c.horizon, c.val_fraction, c.test_fraction
-        )
+        try:
+            n_train, n_val, n_test = split_sizes(
+                max(len(data) - warm, 0), c.lookback, c.horizon, c.val_fraction, c.test_fraction
+            )
+        except ValueError as e:
+            if not warm:
+                raise
+            raise ValueError(
+                f"lags {list(c.lags)} and windows {list(c.windows)} use the first {warm} of the "
+                f"{len(data)} rows; of the rest: {e}"
+            ) from None
         edges = np.cumsum([0, n_train + warm, n_val, n_test])
         parts, filled = [], {}
         observed = pd.Series(frame.observed, index=data.index)
@@ -122,7 +130,7 @@ class SeriesPipeline:
         return prepared
 
     def transform(self, frame: SeriesFrame) -> Prepared:
-        """The fitted steps on new data (one segment: train / val / test bounds all at 0..T)."""
+        """The fitted steps on new data, all of it one test segment (bounds ``(0, 0, 0, T)``)."""
         if self.state is None:
             raise ValueError("the pipeline is not fitted; call fit_transform first")
         expected = self.state["columns_in"]
@@ -141,7 +149,7 @@ class SeriesPipeline:
         scaler = Scaler.from_dict(self.state["scaler"])
         prepared.values = scaler.transform(prepared.values).astype(np.float32)
         T = len(prepared.values)
-        prepared.bounds = (0, T, T, T)
+        prepared.bounds = (0, 0, 0, T)  # score(prep, "test") sees every window
         prepared.report["filled"] = {k: int(v) for k, v in filled.items()}
         return prepared
 
@@ -150,8 +158,14 @@ class SeriesPipeline:
             return data
         low = float(data[target].min())
         if not low > 0:
+            chosen = (
+                " (chosen by 'auto' from the training rows)"
+                if self.config.transform == "auto"
+                else ""
+            )
             raise ValueError(
-                f"transform 'log' needs a positive target; '{target}' goes down to {low:g}"
+                f"transform 'log'{chosen} needs a positive target; '{target}' goes down to "
+                f"{low:g}; pass transform 'none' (--transform none)"
             )
         return data.assign(**{target: np.log(data[target])})
 
