@@ -116,12 +116,15 @@ def _growing(n: int = N) -> pd.DataFrame:
 def test_auto_transform_is_decided_on_the_training_rows() -> None:
     def fit(df):
         frame = prepare_frame(df, "y", time_col="date")
-        pipeline = SeriesPipeline(PipelineConfig(lookback=12, horizon=6, transform="auto"))
+        config = PipelineConfig(lookback=12, horizon=6, transform="auto", season=12)
+        pipeline = SeriesPipeline(config)
         return pipeline, pipeline.fit_transform(frame)
 
-    grow = _growing()
-    flat = grow.assign(y=100 + np.sin(np.arange(N)))  # spans far less than a factor 2
-    for df, expected in ((grow, "log"), (flat, "none")):
+    grow = _growing()  # the seasonal swing grows with the level: multiplicative
+    flat = grow.assign(y=100 + np.sin(np.arange(N)))  # no growth
+    t = np.arange(N)
+    additive = grow.assign(y=10 + 0.3 * t + 2 * np.sin(2 * np.pi * t / 12))  # trend, same swing
+    for df, expected in ((grow, "log"), (flat, "none"), (additive, "none")):
         pipeline, prep = fit(df)
         assert pipeline.state["transform"] == expected
         wild = df.copy()

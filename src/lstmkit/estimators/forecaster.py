@@ -67,7 +67,7 @@ DATA_OPTIONS = {
     "windows": (),
     "calendar": True,
     "scaler": "standard",
-    "transform": "auto",  # "log" / "none"; auto: log for a positive target spanning a factor 2
+    "transform": "auto",  # "log" / "none"; auto: log for a positive, multiplicative season
     "freq": None,
     "season": None,
     "test_fraction": 0.15,
@@ -192,16 +192,17 @@ class Forecaster:
         pc = PipelineConfig(
             self.lookback_,
             self.horizon_,
-            d["fill"],
-            d["outliers"],
-            max(7, self.season_),
-            d["lags"],
-            d["windows"],
-            d["calendar"],
-            d["scaler"],
-            d["transform"],
-            self.train_config.val_fraction,
-            test_fraction,
+            fill=d["fill"],
+            outliers=d["outliers"],
+            outlier_window=max(7, self.season_),
+            lags=d["lags"],
+            windows=d["windows"],
+            calendar=d["calendar"],
+            scaler=d["scaler"],
+            transform=d["transform"],
+            val_fraction=self.train_config.val_fraction,
+            test_fraction=test_fraction,
+            season=self.season_,
         )
         self.pipeline_ = SeriesPipeline(pc)
         prep = self.pipeline_.fit_transform(frame)

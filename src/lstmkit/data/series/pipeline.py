@@ -40,6 +40,7 @@ class PipelineConfig:
     # "auto": log when the training target is positive and spans a factor of 2 or more
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    season: int = 1  # for transform="auto"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -112,7 +113,8 @@ class SeriesPipeline:
         bounds = tuple(int(v) for v in np.cumsum([0] + [len(p) for p in parts]))
         data = pd.concat(parts)
         y = data[frame.target].to_numpy(np.float64)  # the truth: filled, not cleaned
-        self.state = {"transform": _resolve_transform(c.transform, y[: bounds[1]])}
+        transform = _resolve_transform(c.transform, y[: bounds[1]], c.season)
+        self.state = {"transform": transform}
         data = self._transform_target(data, frame.target)
         rule = OutlierRule(c.outliers, window=c.outlier_window).fit(
             data.iloc[: bounds[1]].to_numpy(np.float64)
@@ -204,11 +206,25 @@ class SeriesPipeline:
         )
 
 
-def _resolve_transform(transform: str, train_target: np.ndarray) -> str:
-    """ "auto" -> "log" when the training target is positive and its range spans a factor of 2
-    (seasonal swings then tend to grow with the level), else "none"."""
+def _resolve_transform(transform: str, train_target: np.ndarray, season: int) -> str:
+    """ "auto" -> "log" when the training target is positive and its seasonal swings grow with
+    its level (a multiplicative season, as airline's): between the first and the second half of
+    the training rows, the swing (mean distance from the one-season moving average) grows by at
+    least the square root of the level's growth, and the level grows by 30 % or more."""
     if transform != "auto":
         return transform
-    finite = train_target[np.isfinite(train_target)]
-    positive = finite.size and finite.min() > 0
-    return "log" if positive and finite.max() >= 2 * finite.min() else "none"
+    y = train_target[np.isfinite(train_target)]
+    m = max(int(season), 1)
+    if y.size < 4 * m or y.min() <= 0:
+        return "none"
+    if m > 1:  # the seasonal swing: distance from the one-season moving average
+        trend = np.convolve(y, np.ones(m) / m, mode="valid")  # (T - m + 1,)
+        y, dev = y[m // 2 : m // 2 + trend.size], np.abs(y[m // 2 : m // 2 + trend.size] - trend)
+    else:
+        dev = np.abs(np.diff(y, prepend=y[0]))
+    halves, swings = np.array_split(y, 2), np.array_split(dev, 2)
+    level = [h.mean() for h in halves]
+    swing = [h.mean() for h in swings]
+    if level[1] < 1.3 * level[0] or swing[0] <= 0:
+        return "none"
+    return "log" if swing[1] / swing[0] >= np.sqrt(level[1] / level[0]) else "none"
