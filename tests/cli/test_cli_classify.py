@@ -250,3 +250,17 @@ def test_bad_idx_and_ucr_files_are_one_line_errors(tmp_path):
             "--out", tmp_path / "o", *FAST)  # fmt: skip
     _assert_user_error(r, 1, "channels")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == []
+
+
+def test_relative_data_path_works_from_another_directory(npz, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "toy.npz").write_bytes(npz.read_bytes())
+    r = cli("train", "classify", "--data", "toy.npz", "--epochs", 1, "--out", "run", *FAST,
+            cwd=work)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    config = json.loads((work / "run" / "config.json").read_text())
+    assert config["data"]["source"] == str(work / "toy.npz")  # stored absolute
+    r = cli("evaluate", work / "run", cwd=tmp_path)  # run from elsewhere
+    assert r.returncode == 0, r.stderr
+    assert "test_accuracy" in json.loads(r.stdout)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["add_common_train_args", "bounded", "positive_int", "train_options"]
+__all__ = ["add_common_train_args", "bounded", "positive_int", "source_path", "train_options"]
 
 
 def bounded(cast: Callable[[str], Any], what: str, ok: Callable[[Any], bool]):
@@ -75,3 +76,12 @@ def train_options(args: argparse.Namespace) -> dict:
     """Estimator options from the flags the user gave (unset flags keep the defaults)."""
     return {opt: getattr(args, dest) for dest, opt in _FLAGS.items()
             if getattr(args, dest, None) is not None}  # fmt: skip
+
+
+def source_path(source: str | None) -> str | None:
+    """A ``--data`` value as the run's config.json keeps it: an existing file becomes an absolute
+    path (so that evaluate / resume work from any directory); a built-in name stays a name."""
+    if source is None:
+        return None
+    path = Path(source)
+    return str(path.resolve()) if path.is_file() else source

@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lstmkit.cli.args import add_common_train_args, bounded, positive_int, train_options
+from lstmkit.cli.args import (
+    add_common_train_args,
+    bounded,
+    positive_int,
+    source_path,
+    train_options,
+)
 from lstmkit.cli.textgen_cmds import _train_tasks
 
 __all__ = ["predict_forecast", "register", "resume_forecast"]
@@ -164,7 +170,7 @@ def cmd_train_forecast(args: argparse.Namespace) -> int:
     split_options(options)  # validate every option before anything is written
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
     data = {
-        "source": args.data,
+        "source": source_path(args.data),
         "target": args.target,
         "time_col": args.time_col,
         "features": features,

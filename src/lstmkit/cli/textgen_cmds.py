@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lstmkit.cli.args import add_common_train_args, bounded, positive_int, train_options
+from lstmkit.cli.args import (
+    add_common_train_args,
+    bounded,
+    positive_int,
+    source_path,
+    train_options,
+)
 
 __all__ = ["register", "resume_textgen"]
 
@@ -97,7 +103,7 @@ def cmd_train_textgen(args: argparse.Namespace) -> int:
     split_options(options)  # validate every option before anything is written
     load_text(args.data)  # a missing, empty or non-UTF-8 file fails before --out is made
     run_dir = prepare_run_dir(args.out, "textgen", args.overwrite)
-    data = {"source": args.data, "test_fraction": args.test_fraction}
+    data = {"source": source_path(args.data), "test_fraction": args.test_fraction}
     metrics = run_or_clean_up(run_dir, lambda: run_textgen(data, options, run_dir, progress=True))
     print(f"textgen {args.data}: {_headline(metrics)}")
     _print_metrics(metrics, run_dir)

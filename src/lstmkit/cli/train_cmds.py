@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from lstmkit.cli.args import add_common_train_args, train_options
+from lstmkit.cli.args import add_common_train_args, source_path, train_options
 
 __all__ = ["register"]
 
@@ -101,7 +101,7 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
 
     split_options(options)  # validate every option before anything is written
     run_dir = prepare_run_dir(args.out, "classify", args.overwrite)
-    data = {"source": args.data, "test_source": args.test_data,
+    data = {"source": source_path(args.data), "test_source": source_path(args.test_data),
             "test_fraction": args.test_fraction, "data_dir": args.data_dir}  # fmt: skip
     metrics = run_or_clean_up(run_dir, lambda: run_classify(data, options, run_dir, progress=True))
     print(f"classify {args.data}: test accuracy {metrics['test_accuracy']:.4f}")
