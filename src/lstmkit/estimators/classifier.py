@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from lstmkit.data import stratified_split
+from lstmkit.estimators._saved import SavedEstimator
 from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
-from lstmkit.runs import merge_config, read_config
+from lstmkit.runs import merge_config
 from lstmkit.train.batches import TensorBatches
-from lstmkit.train.checkpoint import load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.trainer import Trainer
 
@@ -118,7 +118,7 @@ def _valid_mask(X: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
     return np.arange(X.shape[1])[None, :] < lengths[:, None]  # (N, L)
 
 
-class Classifier:
+class Classifier(SavedEstimator):
     """LSTM sequence classifier with fit / predict / predict_proba / save / load.
 
     Example::
@@ -126,6 +126,11 @@ class Classifier:
         >>> clf = Classifier(hidden=64, epochs=3).fit(X_train, y_train)
         >>> clf.predict(X_test)[:5]
     """
+
+    task = "classify"
+    module_class = SequenceClassifier
+    config_class = ClassifierConfig
+    fit_hint = "fit(X, y)"
 
     def __init__(self, **options) -> None:
         self.model_options, self.train_config = split_options(options)
@@ -240,10 +245,6 @@ class Classifier:
         proba = self.predict_proba(X, lengths)
         return self.classes_[proba.argmax(1)]
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise ValueError("this Classifier is not fitted yet; call fit(X, y) first")
-
     # ------------------------------------------------------------------ persistence
     def _config_dict(self) -> dict:
         return {
@@ -255,34 +256,10 @@ class Classifier:
             "classes": [v.item() if hasattr(v, "item") else v for v in self.classes_],
         }
 
-    def save(self, run_dir: str | Path) -> Path:
-        """Write config.json and model.pt (loadable with ``Classifier.load`` / ``lstmkit.load``)."""
-        self._check_fitted()
-        run_dir = Path(run_dir)
-        merge_config(run_dir, self._config_dict())
-        save_atomic(self.model_.state_dict(), run_dir / "model.pt")
-        return run_dir
-
-    @classmethod
-    def from_config(cls, config: dict, state: dict | None) -> Classifier:
-        self = cls(**config.get("options", {}))
-        self.config_ = ClassifierConfig.from_dict(config["model"])
-        self.model_ = SequenceClassifier(self.config_)
-        if state is not None:
-            self.model_.load_state_dict(state)
-        self.model_.eval()
+    def _restore(self, config: dict) -> None:
         self.mean_ = np.asarray(config["preprocess"]["mean"], dtype=np.float32)
         self.std_ = np.asarray(config["preprocess"]["std"], dtype=np.float32)
         self.classes_ = np.asarray(config["classes"])
-        return self
-
-    @classmethod
-    def load(cls, run_dir: str | Path) -> Classifier:
-        run_dir = Path(run_dir)
-        config = read_config(run_dir)
-        if config["task"] != "classify":
-            raise ValueError(f"{run_dir} is a {config['task']} run, not a classify run")
-        return cls.from_config(config, load_safe(run_dir / "model.pt"))
 
 
 def _step_loss(model, batch):

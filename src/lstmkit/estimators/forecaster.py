@@ -31,11 +31,11 @@ from lstmkit.data.series.baselines import (
 from lstmkit.data.series.frame import prepare_frame
 from lstmkit.data.series.pipeline import PipelineConfig, Prepared, SeriesPipeline
 from lstmkit.data.series.windows import make_windows
+from lstmkit.estimators._saved import SavedEstimator
 from lstmkit.models.features import FeatureConfig
 from lstmkit.models.forecast import ForecastConfig, ForecastModel, pinball_loss
-from lstmkit.runs import merge_config, read_config
+from lstmkit.runs import merge_config
 from lstmkit.train.batches import TensorBatches
-from lstmkit.train.checkpoint import load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.trainer import Trainer
 
@@ -151,7 +151,7 @@ def _test_fraction(data: dict, lookback: int, horizon: int, rows: int) -> float:
     return min(max(data["test_fraction"], need), 0.5)
 
 
-class Forecaster:
+class Forecaster(SavedEstimator):
     """LSTM forecaster: direct multi-step, optional quantiles or bins.
 
     Example::
@@ -160,6 +160,11 @@ class Forecaster:
         >>> fc.predict(df)          # the 12 months after df's end
         >>> fc.test_metrics_        # lstmkit vs seasonal naive on the test windows
     """
+
+    task = "forecast"
+    module_class = ForecastModel
+    config_class = ForecastConfig
+    fit_hint = "fit(df, target=...)"
 
     def __init__(self, **options) -> None:
         self.model_options, self.data_options, self.train_config = split_options(options)
@@ -387,10 +392,6 @@ class Forecaster:
                 out[f"q{q:g}"] = qs[0, :, j]
         return out
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise ValueError("this Forecaster is not fitted yet; call fit(df, target=...) first")
-
     # ------------------------------------------------------------------ persistence
     def _config_dict(self) -> dict:
         return {
@@ -409,36 +410,12 @@ class Forecaster:
             else {"edges": self.bin_edges_.tolist(), "centers": self.bin_centers_.tolist()},
         }
 
-    def save(self, run_dir: str | Path) -> Path:
-        """Write config.json and model.pt (loadable with ``Forecaster.load`` / ``lstmkit.load``)."""
-        self._check_fitted()
-        run_dir = Path(run_dir)
-        merge_config(run_dir, self._config_dict())
-        save_atomic(self.model_.state_dict(), run_dir / "model.pt")
-        return run_dir
-
-    @classmethod
-    def from_config(cls, config: dict, state: dict | None) -> Forecaster:
-        self = cls(**config.get("options", {}))
-        self.config_ = ForecastConfig.from_dict(config["model"])
-        self.model_ = ForecastModel(self.config_)
-        if state is not None:
-            self.model_.load_state_dict(state)
-        self.model_.eval()
+    def _restore(self, config: dict) -> None:
         p = config["pipeline"]
         self.pipeline_ = SeriesPipeline(PipelineConfig.from_dict(p["config"]), p["state"])
         self.frame_meta_ = config["frame"]
         self.season_, self.mase_scale_ = config["season"], config["mase_scale"]
         self.lookback_, self.horizon_ = config["lookback"], config["horizon"]
         bins = config.get("bins")
-        self.bin_edges_ = None if bins is None else np.asarray(bins["edges"])
-        self.bin_centers_ = None if bins is None else np.asarray(bins["centers"])
-        return self
-
-    @classmethod
-    def load(cls, run_dir: str | Path) -> Forecaster:
-        run_dir = Path(run_dir)
-        config = read_config(run_dir)
-        if config["task"] != "forecast":
-            raise ValueError(f"{run_dir} is a {config['task']} run, not a forecast run")
-        return cls.from_config(config, load_safe(run_dir / "model.pt"))
+        self.bin_edges_ = None if bins is None else np.asarray(bins["edges"], dtype=np.float64)
+        self.bin_centers_ = None if bins is None else np.asarray(bins["centers"], dtype=np.float64)

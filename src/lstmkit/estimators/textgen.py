@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from lstmkit.data.text import TOKENIZERS, StreamBatches, split_text, tokenizer_from_dict
+from lstmkit.estimators._saved import SavedEstimator
 from lstmkit.models.language import LanguageConfig, LanguageModel, filter_logits
 from lstmkit.runs import merge_config
-from lstmkit.train.checkpoint import load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.trainer import Trainer
 
@@ -81,7 +81,7 @@ def _language_config(model: dict, vocab_size: int) -> LanguageConfig:
                           **{k: v for k, v in model.items() if k not in skip})  # fmt: skip
 
 
-class TextGenerator:
+class TextGenerator(SavedEstimator):
     """LSTM language model with fit / generate / evaluate / save / load.
 
     Example::
@@ -90,6 +90,11 @@ class TextGenerator:
         >>> print(gen.generate("And God said", length=200, temperature=0.8, seed=0))
         >>> gen.evaluate(held_out_text)["bpc"]
     """
+
+    task = "textgen"
+    module_class = LanguageModel
+    config_class = LanguageConfig
+    fit_hint = "fit(text)"
 
     def __init__(self, **options) -> None:
         self.model_options, self.train_config = split_options(options)
@@ -191,10 +196,6 @@ class TextGenerator:
         head = tok.decode(ids)
         return prompt + tok.decode(ids + new)[len(head) :]
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise ValueError("this TextGenerator is not fitted yet; call fit(text) first")
-
     # ------------------------------------------------------------------ persistence
     def _config_dict(self) -> dict:
         return {
@@ -206,36 +207,8 @@ class TextGenerator:
             "tokenizer": self.tokenizer_.to_dict(),
         }
 
-    def save(self, run_dir: str | Path) -> Path:
-        """Write config.json and model.pt (``TextGenerator.load`` / ``lstmkit.load`` read them)."""
-        self._check_fitted()
-        run_dir = Path(run_dir)
-        merge_config(run_dir, self._config_dict())
-        save_atomic(self.model_.state_dict(), run_dir / "model.pt")
-        return run_dir
-
-    @classmethod
-    def from_config(cls, config: dict, state: dict | None) -> TextGenerator:
-        if config.get("task") != "textgen":
-            raise ValueError(f"expected a textgen run, got task {config.get('task')!r}")
-        self = cls(**config.get("options", {}))
+    def _restore(self, config: dict) -> None:
         self.tokenizer_ = tokenizer_from_dict(config["tokenizer"])
-        self.config_ = LanguageConfig.from_dict(config["model"])
-        self.model_ = LanguageModel(self.config_)
-        if state is not None:
-            self.model_.load_state_dict(state)
-        self.model_.eval()
-        return self
-
-    @classmethod
-    def load(cls, run_dir: str | Path) -> TextGenerator:
-        from lstmkit.runs import read_config
-
-        run_dir = Path(run_dir)
-        config = read_config(run_dir)
-        if config["task"] != "textgen":
-            raise ValueError(f"{run_dir} is a {config['task']} run, not a textgen run")
-        return cls.from_config(config, load_safe(run_dir / "model.pt"))
 
 
 def _check_sampling(length, temperature, top_k, top_p, seed) -> None:
