@@ -123,3 +123,48 @@ def _one_thread_for_tiny_tensors(request: pytest.FixtureRequest):
 def parity() -> SimpleNamespace:
     """The shared parity checker (see the module docstring)."""
     return SimpleNamespace(run=run, check=check, rnn=rnn, tol=TOL)
+
+
+# ---------------------------------------------------------------- tiny trained runs
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory) -> SimpleNamespace:
+    """One small trained run directory per task (a few seconds in all), as ``lstmkit train``
+    writes them: ``.classify`` (digits, 8 steps x 8 channels, 10 classes), ``.forecast``
+    (airline, monthly, quantiles 0.1/0.5/0.9), ``.textgen`` (char level, a KJV excerpt), and
+    ``.textgen_text`` (that excerpt's file). Read them; copy one before changing it."""
+    from lstmkit.data.text import load_text
+    from lstmkit.tasks.classify import run_classify
+    from lstmkit.tasks.forecast import run_forecast
+    from lstmkit.tasks.textgen import run_textgen
+
+    root = tmp_path_factory.mktemp("tiny_runs")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        classify = root / "classify"
+        run_classify(
+            {"source": "digits"},
+            {"hidden": 16, "layers": 1, "epochs": 3, "batch_size": 64, "conv_channels": 0,
+             "lr": 0.01, "seed": 0},
+            classify,
+        )  # fmt: skip
+        forecast = root / "forecast"
+        run_forecast(
+            {"source": "airline"},
+            {"hidden": 8, "epochs": 2, "min_steps": 1, "quantiles": [0.1, 0.5, 0.9], "seed": 0},
+            forecast,
+        )
+        text = load_text("kjv")
+        text_file = root / "kjv-excerpt.txt"
+        text_file.write_text(text[: text.index("\n", 20000) + 1])
+        textgen = root / "textgen"
+        run_textgen(
+            {"source": str(text_file)},
+            {"hidden": 24, "layers": 1, "batch_size": 8, "bptt": 16, "lr": 0.01, "epochs": 1},
+            textgen,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    return SimpleNamespace(
+        classify=classify, forecast=forecast, textgen=textgen, textgen_text=text_file
+    )
