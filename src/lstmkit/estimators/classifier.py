@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
 from lstmkit.runs import merge_config
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.config import TrainConfig
-from lstmkit.train.trainer import Trainer
+from lstmkit.train.trainer import EpochCallback, Trainer
 
 __all__ = ["DEFAULTS", "Classifier"]
 
@@ -138,12 +139,12 @@ class Classifier(SavedEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, lengths=None, *, classes: list[str] | None = None,
-            run_dir: str | Path | None = None, progress: bool = False,
-            resume: bool = False) -> Classifier:  # fmt: skip
+            run_dir: str | Path | None = None, progress: bool = False, resume: bool = False,
+            callbacks: Sequence[EpochCallback] = ()) -> Classifier:  # fmt: skip
         """Standardise with training statistics, hold out a stratified validation split, train.
 
         ``run_dir``: write checkpoints, history and model there (``resume=True`` continues from
-        its checkpoint.pt).
+        its checkpoint.pt). ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks.
         """
         X, y, lengths = _as_arrays(X, y, lengths)
         if classes is None:
@@ -181,7 +182,7 @@ class Classifier(SavedEstimator):
         if len(val_idx):
             vl = None if lengths is None else lengths[val_idx]
             val = self._batches(X[val_idx], y_idx[val_idx], vl, False)
-        trainer = Trainer(self.model_, c, _step_loss, _evaluate, run_dir, progress)
+        trainer = Trainer(self.model_, c, _step_loss, _evaluate, run_dir, progress, callbacks)
         if resume:
             trainer.resume_from(Path(run_dir) / "checkpoint.pt")
         self.history_ = trainer.fit(train, val)

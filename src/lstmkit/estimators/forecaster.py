@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from lstmkit.models.forecast import ForecastConfig, ForecastModel, pinball_loss
 from lstmkit.runs import merge_config
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.config import TrainConfig
-from lstmkit.train.trainer import Trainer
+from lstmkit.train.trainer import EpochCallback, Trainer
 
 __all__ = ["DEFAULTS", "Forecaster", "split_options"]
 
@@ -181,7 +182,13 @@ class Forecaster(SavedEstimator):
         run_dir: str | Path | None = None,
         progress: bool = False,
         resume: bool = False,
+        callbacks: Sequence[EpochCallback] = (),
     ) -> Forecaster:
+        """Prepare the series (pipeline fitted on the training part), train, score the test part.
+
+        ``run_dir``: write checkpoints, history and model there (``resume=True`` continues from
+        its checkpoint.pt). ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks.
+        """
         d = self.data_options
         frame = prepare_frame(data, target, time_col=time_col, features=features, freq=d["freq"])
         self.season_ = d["season"] or season_for(frame.freq)
@@ -238,7 +245,9 @@ class Forecaster(SavedEstimator):
         train = TensorBatches((train_x, self._encode(train_y)), c.batch_size, True)
         val_x, val_y, _ = self._windows(prep, "val")
         val = TensorBatches((val_x, self._encode(val_y)), 256, False) if len(val_x) else None
-        trainer = Trainer(self.model_, c, self._step_loss, self._evaluate, run_dir, progress)
+        trainer = Trainer(
+            self.model_, c, self._step_loss, self._evaluate, run_dir, progress, callbacks
+        )
         if resume:
             trainer.resume_from(Path(run_dir) / "checkpoint.pt")
         self.history_ = trainer.fit(train, val)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from lstmkit.estimators._saved import SavedEstimator
 from lstmkit.models.language import LanguageConfig, LanguageModel, filter_logits
 from lstmkit.runs import merge_config
 from lstmkit.train.config import TrainConfig
-from lstmkit.train.trainer import Trainer
+from lstmkit.train.trainer import EpochCallback, Trainer
 
 __all__ = ["DEFAULTS", "TextGenerator", "split_options"]
 
@@ -106,12 +107,14 @@ class TextGenerator(SavedEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, text: str, *, run_dir: str | Path | None = None, progress: bool = False,
-            resume: bool = False) -> TextGenerator:  # fmt: skip
+            resume: bool = False,
+            callbacks: Sequence[EpochCallback] = ()) -> TextGenerator:  # fmt: skip
         """Build the vocabulary from the training part of ``text``, train, keep the best weights.
 
         The last ``val_fraction`` of ``text`` (cut at a line start) is the validation part; the
         vocabulary comes from the rest only. ``run_dir``: write config.json, checkpoints, history
-        and model.pt there; ``resume=True`` continues from its checkpoint.pt.
+        and model.pt there; ``resume=True`` continues from its checkpoint.pt. ``callbacks``: the
+        Trainer's ``on_epoch_end(epoch, record)`` hooks.
         """
         if not isinstance(text, str) or not text:
             raise ValueError("fit needs a non-empty str of training text")
@@ -131,7 +134,8 @@ class TextGenerator(SavedEstimator):
                  len(self.tokenizer_), len(train), c.batch_size, m["bptt"])  # fmt: skip
         if run_dir is not None:
             merge_config(run_dir, self._config_dict())
-        trainer = Trainer(self.model_, c, _StreamLoss(), _Evaluate(m["level"]), run_dir, progress)
+        trainer = Trainer(self.model_, c, _StreamLoss(), _Evaluate(m["level"]), run_dir, progress,
+                          callbacks)  # fmt: skip
         if resume:
             trainer.resume_from(Path(run_dir) / "checkpoint.pt")
         self.history_ = trainer.fit(train, val)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from lstmkit.estimators import Classifier
 from lstmkit.runs import read_config
 from lstmkit.train.checkpoint import atomic_write_json
 from lstmkit.train.metrics import classification_metrics
+from lstmkit.train.trainer import EpochCallback
 from lstmkit.viz import plot_confusion, plot_loss
 
 __all__ = ["evaluate_run", "load_split", "run_classify"]
@@ -43,8 +45,11 @@ def load_split(data: dict):
 
 
 def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool = False,
-                 progress: bool = False) -> dict:  # fmt: skip
-    """Train (or resume) and evaluate; returns the flat metrics written to metrics.json."""
+                 progress: bool = False,
+                 callbacks: Sequence[EpochCallback] = ()) -> dict:  # fmt: skip
+    """Train (or resume) and evaluate; returns the flat metrics written to metrics.json.
+
+    ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks (``lstmkit tune``)."""
     run_dir = Path(run_dir)
     data = {"test_fraction": 0.2, "seed": options.get("seed", 0)} | data
     train, test = load_split(data)
@@ -57,7 +62,7 @@ def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool
     t0 = time.perf_counter()
     clf = Classifier(**options).fit(
         train.X, train.y, train.lengths, classes=train.classes, run_dir=run_dir,
-        progress=progress, resume=resume,
+        progress=progress, resume=resume, callbacks=callbacks,
     )  # fmt: skip
     log.info("trained in %.1f s", time.perf_counter() - t0)
     metrics = _evaluate(clf, test.X, test.lengths, test.y, run_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from lstmkit.data.series.pipeline import PipelineConfig, SeriesPipeline
 from lstmkit.estimators.forecaster import Forecaster
 from lstmkit.runs import read_config
 from lstmkit.train.checkpoint import atomic_write_json, atomic_write_text
+from lstmkit.train.trainer import EpochCallback
 from lstmkit.viz import plot_loss
 from lstmkit.viz.forecast import plot_backtest, plot_forecast, plot_residuals
 
@@ -42,9 +44,17 @@ def load_data(data: dict) -> tuple[pd.DataFrame, dict]:
 
 
 def run_forecast(
-    data: dict, options: dict, run_dir: str | Path, *, resume: bool = False, progress: bool = False
+    data: dict,
+    options: dict,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    callbacks: Sequence[EpochCallback] = (),
 ) -> dict:
-    """Train (or resume) and score; returns the flat metrics written to metrics.json."""
+    """Train (or resume) and score; returns the flat metrics written to metrics.json.
+
+    ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks (``lstmkit tune``)."""
     run_dir = Path(run_dir)
     df, data = load_data(data)
     if not resume:
@@ -60,6 +70,7 @@ def run_forecast(
         run_dir=run_dir,
         progress=progress,
         resume=resume,
+        callbacks=callbacks,
     )
     log.info("trained in %.1f s", time.perf_counter() - t0)
     metrics = {

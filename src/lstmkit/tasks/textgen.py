@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from lstmkit.data.text import load_text, split_text
 from lstmkit.estimators.textgen import TextGenerator
 from lstmkit.runs import read_config
 from lstmkit.train.checkpoint import atomic_write_json, atomic_write_text
+from lstmkit.train.trainer import EpochCallback
 from lstmkit.viz import plot_loss
 
 __all__ = ["SAMPLE_TEMPERATURES", "evaluate_run", "load_parts", "run_textgen", "write_samples"]
@@ -37,10 +39,12 @@ def load_parts(data: dict) -> tuple[str, str]:
 
 
 def run_textgen(data: dict | str, options: dict, run_dir: str | Path, *, resume: bool = False,
-                progress: bool = False) -> dict:  # fmt: skip
+                progress: bool = False,
+                callbacks: Sequence[EpochCallback] = ()) -> dict:  # fmt: skip
     """Train (or resume) and evaluate; returns the flat metrics written to metrics.json.
 
     ``data``: ``{"source": "kjv" | "file.txt", "test_fraction": 0.05}`` (a bare source is fine).
+    ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks (``lstmkit tune``).
     """
     run_dir = Path(run_dir)
     if isinstance(data, str):
@@ -53,7 +57,7 @@ def run_textgen(data: dict | str, options: dict, run_dir: str | Path, *, resume:
                                                     "options": options})  # fmt: skip
     t0 = time.perf_counter()
     gen = TextGenerator(**options).fit(train_text, run_dir=run_dir, progress=progress,
-                                       resume=resume)  # fmt: skip
+                                       resume=resume, callbacks=callbacks)  # fmt: skip
     log.info("trained in %.1f s", time.perf_counter() - t0)
     level = gen.level
     test = gen.evaluate(test_text)

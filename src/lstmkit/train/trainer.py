@@ -5,6 +5,12 @@ A task supplies two functions: ``step_loss(model, batch) -> (loss, n)`` for one 
 After every epoch it writes ``checkpoint.pt`` atomically (model, optimizer, schedule, RNG state,
 history, best weights), so that a run killed at any moment resumes to exactly the result of the
 uninterrupted run: the shuffling of each epoch depends only on (seed, epoch).
+
+``callbacks``: functions ``on_epoch_end(epoch, record)`` called after every epoch, once its
+checkpoint is written (``epoch`` counts from 1; ``record`` is a copy of the epoch's history row:
+``loss``, ``val_loss``, ...). An exception raised by a callback (``optuna.TrialPruned``, for
+example) stops the training and propagates out of ``fit``; the run directory then holds the
+checkpoint of that epoch.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -25,12 +31,13 @@ from lstmkit.train.checkpoint import atomic_write_text, load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.schedule import LRSchedule
 
-__all__ = ["Trainer", "make_optimizer"]
+__all__ = ["EpochCallback", "Trainer", "make_optimizer"]
 
 log = logging.getLogger(__name__)
 
 StepLoss = Callable[[nn.Module, tuple], tuple[Tensor, int]]
 Evaluate = Callable[[nn.Module, TensorBatches], dict[str, float]]
+EpochCallback = Callable[[int, dict[str, float]], None]  # on_epoch_end(epoch, record)
 
 
 def make_optimizer(model: nn.Module, c: TrainConfig) -> torch.optim.Optimizer:
@@ -65,8 +72,10 @@ class Trainer:
         evaluate: Evaluate,
         run_dir: str | Path | None = None,
         progress: bool = False,
+        callbacks: Sequence[EpochCallback] = (),
     ) -> None:
         self.model, self.config = model, config
+        self.callbacks = tuple(callbacks)
         self.step_loss, self.evaluate = step_loss, evaluate
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = progress
@@ -215,6 +224,8 @@ class Trainer:
         if self.run_dir is not None:
             save_atomic(self._checkpoint(epoch + 1, schedule), self.run_dir / "checkpoint.pt")
             atomic_write_text(self.run_dir / "history.csv", history_csv(self.history))
+        for callback in self.callbacks:
+            callback(epoch + 1, dict(row))
 
 
 def _cell(v: object) -> str:
