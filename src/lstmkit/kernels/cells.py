@@ -112,9 +112,18 @@ def run_fused(
 
 
 def run_reference(
-    spec: CellSpec, x: Tensor, h0: Tensor, c0: Tensor | None, params: list, record: bool
+    spec: CellSpec,
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor | None,
+    params: list,
+    record: bool,
+    probe: Tensor | None = None,
 ) -> LayerResult:
-    """Step by step with the plain ops of ``steps.py``; autograd does the backward."""
+    """Step by step with the plain ops of ``steps.py``; autograd does the backward.
+
+    ``probe`` (L, N, H), zeros, is added to each step's h before the next step reads it: its
+    gradient is the total dLoss/dh_t (see ``LSTM.forward``)."""
     names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] + [e.name for e in spec.extras]
     p = {n: v for n, v in zip(names, params, strict=True) if v is not None}
     step = STEPS[spec.name]
@@ -123,6 +132,8 @@ def run_reference(
     hs, cs, gates = [], [], {k: [] for k in spec.gates} if record else None
     for t in range(x.shape[0]):
         h, c, g = step(xp[t], h, c, p)
+        if probe is not None:
+            h = h + probe[t]
         hs.append(h)
         cs.append(c)
         if gates is not None:

@@ -60,12 +60,16 @@ class LSTM(nn.Module):
         forget_bias: initial forget-gate bias (e.g. 1.0); None keeps torch's uniform init.
         recurrent_init: ``"uniform"`` (torch's) or ``"orthogonal"`` (each gate block of W_hh).
 
-    Inputs: ``x, hx=None, lengths=None, record=False``
+    Inputs: ``x, hx=None, lengths=None, record=False, probe=None``
         x: (N, L, I) (or (L, N, I) when ``batch_first=False``).
         hx: ``(h0, c0)``, each (D*num_layers, N, H); for gru ``h0`` alone. Zeros when None.
         lengths: (N,) valid lengths of a right-padded batch; padded steps are skipped, the reverse
             direction starts at each sequence's last valid step (as torch's packed sequences).
         record: also return every layer's gates and states per step.
+        probe: zeros of shape (num_layers, D, N, L, H), time running forward, added to every
+            step's hidden state: the gradient of a loss w.r.t. it is dLoss/dh_t through every
+            path (the layers above and all later steps), BPTT's total hidden-state gradient,
+            which the recorded ``h`` (a copy) cannot give. Runs step by step (``"reference"``).
 
     Outputs: ``output, (h_n, c_n)`` and, with ``record=True``, a dict
         output: (N, L, D*H), zeros at padded steps. h_n, c_n: (D*num_layers, N, H); c_n is None
@@ -176,6 +180,7 @@ class LSTM(nn.Module):
         hx: State = None,
         lengths: Tensor | list[int] | None = None,
         record: bool = False,
+        probe: Tensor | None = None,
     ):
         w = self.weight_ih_l0
         autocast = torch.is_tensor(x) and torch.is_autocast_enabled(x.device.type)
@@ -186,16 +191,19 @@ class LSTM(nn.Module):
         N, L = (x.shape[0], x.shape[1]) if self.batch_first else (x.shape[1], x.shape[0])
         lens = None if lengths is None else check_lengths(lengths, N, L, x.device)
         h0, c0 = self._initial_state(hx, x, N)
-        backend = self.resolved_backend(record, x.device)
+        shape = (self.num_layers, self.num_directions, N, L, self.hidden_size)
+        if probe is not None:
+            check_state("probe", probe, shape, x)
+        backend = "reference" if probe is not None else self.resolved_backend(record, x.device)
         if autocast and (backend != "torch" or x.device.type == "cpu"):
             # lstmkit's kernels, and torch's oneDNN LSTM on many CPUs, have no bf16 path: the
             # recurrence runs in the parameters' dtype (autocast's fp32 policy); layers around it
             # still run in bf16. torch's cuDNN LSTM keeps autocast.
             with torch.autocast(x.device.type, enabled=False):
-                return self._run(x, h0, c0, lens, record, backend)
-        return self._run(x, h0, c0, lens, record, backend)
+                return self._run(x, h0, c0, lens, record, backend, probe)
+        return self._run(x, h0, c0, lens, record, backend, probe)
 
-    def _run(self, x, h0, c0, lens, record, backend):
+    def _run(self, x, h0, c0, lens, record, backend, probe=None):
         if backend == "torch":
             out, h_n, c_n = run_native(
                 self.cell, x, h0, c0, self._flat_weights(), bias=self.bias,
@@ -203,7 +211,7 @@ class LSTM(nn.Module):
                 bidirectional=self.bidirectional, batch_first=self.batch_first, lengths=lens,
             )  # fmt: skip
             return out, (h_n, c_n)
-        return self._forward_layers(x, h0, c0, lens, record, _LAYER_RUNNERS[backend])
+        return self._forward_layers(x, h0, c0, lens, record, _LAYER_RUNNERS[backend], probe)
 
     def _initial_state(self, hx: State, x: Tensor, n: int) -> tuple[Tensor, Tensor | None]:
         shape = (self.num_directions * self.num_layers, n, self.hidden_size)
@@ -226,7 +234,7 @@ class LSTM(nn.Module):
             c0 = None
         return h0, c0
 
-    def _forward_layers(self, x, h0, c0, lens, record, run):
+    def _forward_layers(self, x, h0, c0, lens, record, run, probe=None):
         xt = (x.transpose(0, 1) if self.batch_first else x).contiguous()  # (L, N, I)
         L, N, _ = xt.shape
         rev = _reverse_index(L, N, lens, x.device)  # (L, N) or None
@@ -240,8 +248,12 @@ class LSTM(nn.Module):
             for d in range(self.num_directions):
                 idx = k * self.num_directions + d
                 inp = xt if d == 0 else _time_reverse(xt, rev)
+                extra = {}
+                if probe is not None:  # run is run_reference then
+                    p = probe[k, d].transpose(0, 1)  # (L, N, H)
+                    extra["probe"] = p if d == 0 else _time_reverse(p, rev)  # processing order
                 r = run(self.spec, inp, h0[idx], None if c0 is None else c0[idx],
-                        self._layer_params(k, d), record)  # fmt: skip
+                        self._layer_params(k, d), record, **extra)  # fmt: skip
                 hn.append(_final(r.hs, lens))
                 if r.cs is not None:
                     cn.append(_final(r.cs, lens))
