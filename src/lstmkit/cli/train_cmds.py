@@ -213,25 +213,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def _read_inputs(path: Path):
     """X (and lengths) to predict on: an .npz without labels is fine here."""
-    import numpy as np
+    from lstmkit.data.load import read_inputs
 
-    if path.suffix == ".npz":
-        if not path.is_file():
-            raise ValueError(f"input file {path} does not exist")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if "X" not in z:
-                    raise ValueError(f"{path} has no array 'X' (found: {', '.join(z.files)})")
-                X = z["X"]
-                lengths = z["lengths"] if "lengths" in z else None
-        except (OSError, EOFError) as e:
-            raise ValueError(f"cannot read {path}: {e}") from e
-        if not np.issubdtype(X.dtype, np.number):
-            raise ValueError(f"X in {path} must be numeric, got dtype {X.dtype}")
-        if not np.isfinite(X.astype(np.float64)).all():
-            raise ValueError(f"X in {path} holds NaN or infinite values")
-        return X, lengths
-    from lstmkit.data import load_classification
-
-    data, _ = load_classification(str(path))
-    return data.X, data.lengths
+    X, _, lengths = read_inputs(path)
+    return X, lengths

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from lstmkit.data.builtin import BUILTIN_NAMES, UCR_PREFIX, is_builtin, load_builtin
 from lstmkit.data.files import FILE_FORMATS, load_file
 from lstmkit.data.sequences import SequenceData
 
-__all__ = ["load_classification"]
+__all__ = ["load_classification", "read_inputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +78,38 @@ def load_classification(
                 f"but the training data {train.name} has {train.num_channels}; they must match"
             )
     return train, test
+
+
+def read_inputs(
+    path: str | Path, classes: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Sequences to run a trained classifier on: ``(X, y, lengths)``.
+
+    An ``.npz`` needs only ``X`` (``y`` and ``lengths`` are optional); IDX / UCR files bring
+    labels. ``y`` is returned, as indices into ``classes``, only when ``classes`` (the trained
+    model's class names) is given and the file has labels; else it is ``None``.
+    """
+    path = Path(path)
+    if path.suffix == ".npz":
+        if not path.is_file():
+            raise ValueError(f"input file {path} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "X" not in z:
+                    raise ValueError(f"{path} has no array 'X' (found: {', '.join(z.files)})")
+                X = z["X"]
+                lengths = z["lengths"] if "lengths" in z else None
+                labelled = "y" in z
+        except (OSError, EOFError) as e:
+            raise ValueError(f"cannot read {path}: {e}") from e
+        if not np.issubdtype(X.dtype, np.number):
+            raise ValueError(f"X in {path} must be numeric, got dtype {X.dtype}")
+        if not np.isfinite(X.astype(np.float64)).all():
+            raise ValueError(f"X in {path} holds NaN or infinite values")
+        if not (labelled and classes is not None):
+            return X, None, lengths
+    if classes is None:
+        data, _ = load_classification(str(path))
+        return data.X, None, data.lengths
+    data = load_file(path, classes=[str(c) for c in classes])
+    return data.X, data.y, data.lengths
