@@ -1,0 +1,354 @@
+"""The FastAPI app of ``lstmkit serve``: ``GET /health`` and the run's one model endpoint.
+
+``build_app(run_dir)`` loads the trained estimator (``lstmkit.load``) and registers the endpoint
+of its task only (``POST /predict`` classify, ``POST /forecast`` forecast, ``POST /generate``
+textgen; any other path is a 404). The estimator does all preprocessing, exactly as for
+``lstmkit predict`` / ``generate``; this module turns JSON into its arguments and back.
+
+Every model call runs on one worker thread (:class:`~lstmkit.serve.batching.ModelRunner`), never
+on the event loop; classify requests that arrive together share a forward pass
+(:class:`~lstmkit.serve.batching.MicroBatcher`).
+
+Status codes: 200; 400 malformed JSON; 404 an endpoint this run does not have; 405 a wrong
+method; 413 a body over ``max_body_bytes``; 415 a body not sent as JSON; 422 a body of the wrong
+shape or type, or content the model refuses (its ``ValueError`` message is the ``detail``).
+Every error body is JSON ``{"detail": ...}``.
+"""
+
+import logging
+import math
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lstmkit import __version__
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ENDPOINTS", "build_app", "require_serve_deps"]
+
+log = logging.getLogger("lstmkit.serve")
+
+DEFAULT_MAX_BODY_BYTES = 10 * 2**20  # 10 MB
+ENDPOINTS = {"classify": "/predict", "forecast": "/forecast", "textgen": "/generate"}
+_MAX_ERRORS = 20  # validation errors listed in one 422 detail
+
+
+def require_serve_deps() -> None:
+    """Import-check fastapi, uvicorn and pydantic; ImportError naming the extra otherwise."""
+    try:
+        import fastapi  # noqa: F401
+        import pydantic  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise ImportError(
+            f"lstmkit serve needs FastAPI and uvicorn ({e.name} is missing): "
+            "pip install 'lstmkit[serve]'"
+        ) from e
+
+
+def build_app(
+    model: str | Path | Any,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    batch_window: float = 0.002,
+):
+    """The FastAPI app serving ``model``: a run directory or a fitted estimator
+    (``Classifier``, ``Forecaster``, ``TextGenerator``).
+
+    Args:
+        model: what to serve; a run directory is read with ``lstmkit.load``.
+        max_body_bytes: larger request bodies get a 413.
+        batch_window: classify only: seconds a request waits for others of the same shape to
+            share its forward pass (0: no batching).
+
+    Raises:
+        ImportError: FastAPI / uvicorn / pydantic missing (the message names the extra).
+        ValueError: not a run directory, or a task this version cannot serve.
+    """
+    require_serve_deps()
+    from fastapi import FastAPI
+
+    from lstmkit.serve.batching import MicroBatcher, ModelRunner
+    from lstmkit.serve.middleware import BodyLimit, RequestLog
+
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+        raise TypeError(f"max_body_bytes must be an integer, got {max_body_bytes!r}")
+    run_dir = None
+    if isinstance(model, str | Path):
+        from lstmkit.runs import load
+
+        run_dir, model = Path(model), load(model)
+    task = getattr(model, "task", None)
+    if task not in ENDPOINTS:
+        raise ValueError(
+            f"cannot serve {type(model).__name__} (task {task!r}); expected a fitted "
+            f"Classifier, Forecaster or TextGenerator, or a run directory of one"
+        )
+    model._check_fitted()
+    _warm_up(model)
+    runner = ModelRunner()
+    batcher = None
+    if task == "classify":
+        batcher = MicroBatcher(model.predict_proba, runner, window=batch_window)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            runner.close()
+
+    app = FastAPI(
+        title=f"lstmkit serve: {task}",
+        version=__version__,
+        description=f"A trained lstmkit {task} model"
+        + (f" (run directory `{run_dir}`)" if run_dir else "")
+        + f". `POST {ENDPOINTS[task]}` runs it; `GET /health` describes it.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestLog)  # added last: outermost, so that 413s are logged too
+    _add_error_handlers(app, task)
+    info = _model_info(model, run_dir)
+
+    from lstmkit.serve.schemas import Health
+
+    @app.get("/health", response_model=Health, summary="Liveness and what is served")
+    async def health() -> dict:
+        passes = {} if batcher is None else {"requests": batcher.requests, "passes": batcher.passes}
+        return {
+            "status": "ok",
+            "task": task,
+            "endpoint": ENDPOINTS[task],
+            "lstmkit_version": __version__,
+            "model": info,
+            "max_body_bytes": max_body_bytes,
+            "batching": {"window_ms": batch_window * 1000 if batcher else None} | passes,
+        }
+
+    _ROUTES[task](app, model, runner, batcher)
+    return app
+
+
+# ---------------------------------------------------------------------------- endpoints
+def _add_predict(app, clf, runner, batcher) -> None:
+    from fastapi import HTTPException
+
+    from lstmkit.serve.schemas import PredictRequest, PredictResponse
+
+    @app.post("/predict", response_model=PredictResponse, summary="Classify sequences")
+    async def predict(body: PredictRequest) -> dict:
+        X, lengths = _sequences(body.inputs, body.lengths)
+        proba = await _model_call(batcher(X, lengths))  # (N, K)
+        if not np.isfinite(proba).all():
+            raise HTTPException(
+                status_code=422,
+                detail="the model gives non-finite probabilities for these inputs; are they on "
+                "the scale of the training data?",
+            )
+        classes = clf.classes_.tolist()
+        return {
+            "labels": [classes[k] for k in proba.argmax(1)],
+            "probabilities": proba.tolist(),
+            "classes": classes,
+        }
+
+
+def _add_forecast(app, fc, runner, batcher) -> None:
+    from lstmkit.serve.schemas import ForecastRequest, ForecastResponse
+
+    @app.post("/forecast", response_model=ForecastResponse, summary="Forecast the next horizon")
+    async def forecast(body: ForecastRequest) -> dict:
+        df = _history_frame(body.history)
+        table = await _model_call(runner(fc.predict, df))
+        return {"forecast": _table_json(table)}
+
+
+def _add_generate(app, gen, runner, batcher) -> None:
+    from lstmkit.serve.schemas import GenerateRequest, GenerateResponse
+
+    @app.post("/generate", response_model=GenerateResponse, summary="Continue a prompt")
+    async def generate(body: GenerateRequest) -> dict:
+        args = (body.prompt, body.length, body.temperature, body.top_k, body.top_p, body.seed)
+        return {"text": await _model_call(runner(gen.generate, *args))}
+
+
+_ROUTES = {"classify": _add_predict, "forecast": _add_forecast, "textgen": _add_generate}
+
+
+async def _model_call(work):
+    """Await a model call; its ValueError / TypeError (bad content) becomes a 422."""
+    from fastapi import HTTPException
+
+    try:
+        return await work
+    except (ValueError, TypeError) as e:
+        raise HTTPException(status_code=422, detail=str(e)) from e
+
+
+# ---------------------------------------------------------------------------- JSON <-> arrays
+def _sequences(inputs: list, lengths: list[int] | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Nested lists -> ((N, L, C) float32, (N,) int64 or None); 422 for a ragged or empty
+    request. The estimator checks the rest (channels, lengths' range)."""
+    from fastapi import HTTPException
+
+    try:
+        with np.errstate(over="ignore"):  # too large for float32: inf, refused below
+            X = np.asarray(inputs, dtype=np.float32)
+    except ValueError:
+        shapes = sorted({_shape(seq) for seq in inputs})
+        raise HTTPException(
+            status_code=422,
+            detail=f"inputs are ragged: sequences of shapes {shapes[:5]} in one request; every "
+            "sequence needs the same length L and channels C (right-pad shorter ones with 0 "
+            "and give their `lengths`)",
+        ) from None
+    if X.ndim == 2:
+        X = X[:, :, None]  # (N, L) -> (N, L, 1)
+    if X.ndim != 3 or 0 in X.shape:
+        raise HTTPException(
+            status_code=422,
+            detail=f"inputs must be a non-empty (N, L, C) or (N, L) nested list, got shape "
+            f"{X.shape}",
+        )
+    if not np.isfinite(X).all():
+        raise HTTPException(
+            status_code=422, detail="inputs hold values too large for float32 (|x| > 3.4e38)"
+        )
+    if lengths is None:
+        return X, None
+    if len(lengths) != len(X):  # checked here: a batch lines lengths up with rows
+        raise HTTPException(
+            status_code=422,
+            detail=f"lengths must give one integer per sequence: {len(X)} sequences, "
+            f"{len(lengths)} lengths",
+        )
+    return X, np.asarray(lengths, dtype=np.int64)
+
+
+def _shape(seq: list) -> tuple[int, ...]:
+    """The outer shape of one sequence: (L,) or (L, C) where its rows agree, else (L, -1)."""
+    if not seq or not isinstance(seq[0], list):
+        return (len(seq),)
+    widths = {len(row) if isinstance(row, list) else -1 for row in seq}
+    return (len(seq), widths.pop() if len(widths) == 1 else -1)
+
+
+def _history_frame(history: dict[str, list]):
+    """The history columns as the table ``lstmkit predict`` would read from a CSV."""
+    import pandas as pd
+    from fastapi import HTTPException
+
+    if not history:
+        raise HTTPException(
+            status_code=422, detail="history has no columns; send {time column: [...], "
+            "target: [...]} as in the training table",
+        )  # fmt: skip
+    sizes = {k: len(v) for k, v in history.items()}
+    if len(set(sizes.values())) > 1:
+        raise HTTPException(
+            status_code=422, detail=f"history columns must all have the same length, got {sizes}"
+        )
+    return pd.DataFrame(history)
+
+
+def _table_json(table) -> dict[str, list]:
+    """A forecast table as column -> list: times as the CSV writes them, NaN as null."""
+    import pandas as pd
+
+    out = {}
+    for col in table.columns:
+        s = table[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[str(col)] = s.astype(str).tolist()
+        else:
+            out[str(col)] = [
+                None if isinstance(v, float) and not math.isfinite(v) else v for v in s.tolist()
+            ]
+    return out
+
+
+def _warm_up(model) -> None:
+    """One tiny call of each code path, so that one-time set-up (kernels) happens before the
+    first request rather than during it."""
+    try:
+        if model.task == "classify":
+            X = np.zeros((1, 1, model.config_.features.input_size), np.float32)
+            model.predict_proba(X)
+            model.predict_proba(X, np.ones(1, np.int64))
+        elif model.task == "textgen":
+            model.generate("", 1, seed=0)
+    except Exception as e:  # serving may still work for real inputs; say so and go on
+        log.warning("warm-up call of the %s model failed: %s", model.task, e)
+
+
+def _model_info(model, run_dir: Path | None) -> dict[str, Any]:
+    """What /health says about the model: parameters and what it reads."""
+    cfg = model.config_
+    info: dict[str, Any] = {
+        "params": sum(p.numel() for p in model.model_.parameters()),
+        "run_dir": None if run_dir is None else str(run_dir),
+    }
+    if model.task == "classify":
+        f = cfg.features
+        info |= {"input_size": f.input_size, "classes": model.classes_.tolist()}
+        info |= {"cell": f.cell, "hidden": f.hidden, "layers": f.layers}
+        info["bidirectional"] = f.bidirectional
+    elif model.task == "forecast":
+        f = cfg.features
+        info |= dict(model.frame_meta_)
+        info |= {"lookback": model.lookback_, "horizon": model.horizon_}
+        info |= {"quantiles": list(cfg.quantiles), "cell": f.cell, "hidden": f.hidden}
+    else:
+        info |= {"level": model.level, "vocab_size": cfg.vocab_size, "cell": cfg.cell}
+        info |= {"hidden": cfg.hidden, "layers": cfg.layers}
+    return info
+
+
+# ---------------------------------------------------------------------------- errors
+def _add_error_handlers(app, task: str) -> None:
+    from fastapi.exception_handlers import http_exception_handler
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+
+    async def on_invalid(request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        bad_json = [e for e in errors if e.get("type") == "json_invalid"]
+        if bad_json:
+            e = bad_json[0]
+            where = e["loc"][-1] if e.get("loc") else "?"
+            why = (e.get("ctx") or {}).get("error", e.get("msg"))
+            return JSONResponse(
+                {"detail": f"malformed JSON body: {why} at character {where}"}, status_code=400
+            )
+        ctype = request.headers.get("content-type", "")
+        if "json" not in ctype and any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+            return JSONResponse(
+                {"detail": f"send the body as JSON with Content-Type: application/json "
+                 f"(got {ctype or 'no Content-Type'!r})"},
+                status_code=415,
+            )  # fmt: skip
+        detail = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in errors]
+        if len(detail) > _MAX_ERRORS:
+            more = len(detail) - _MAX_ERRORS
+            detail = [*detail[:_MAX_ERRORS], {"msg": f"... and {more} more errors"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    async def on_http(request, exc: HTTPException):
+        if exc.status_code == 404:
+            return JSONResponse(
+                {"detail": f"no endpoint {request.method} {request.url.path}: this server runs "
+                 f"a {task} model; its endpoints are POST {ENDPOINTS[task]}, GET /health and "
+                 "GET /docs"},
+                status_code=404,
+            )  # fmt: skip
+        return await http_exception_handler(request, exc)
+
+    async def on_crash(request, exc: Exception) -> JSONResponse:  # the server logs exc
+        return JSONResponse({"detail": "internal server error (logged on the server)"}, 500)
+
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(Exception, on_crash)
