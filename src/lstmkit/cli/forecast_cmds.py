@@ -15,7 +15,13 @@ from lstmkit.cli.args import (
 )
 from lstmkit.cli.textgen_cmds import _train_tasks
 
-__all__ = ["predict_forecast", "register", "resume_forecast"]
+__all__ = [
+    "add_forecast_args",
+    "forecast_inputs",
+    "predict_forecast",
+    "register",
+    "resume_forecast",
+]
 
 _fraction = bounded(float, "a fraction in (0, 1)", lambda v: 0.0 < v < 1.0)
 _bins = bounded(int, "an integer >= 2", lambda v: v >= 2)
@@ -55,6 +61,48 @@ def register(sub: argparse._SubParsersAction) -> None:
         "time order into train / validation / test parts; every statistic (outlier rule, "
         "scaler, bins) comes from the training part only.",
     )
+    add_forecast_args(t)
+    t.set_defaults(func=cmd_train_forecast)
+
+    b = sub.add_parser(
+        "backtest",
+        help="rolling-origin evaluation of a forecast run",
+        description="Forecast from each of the last K origins (one horizon apart) with the "
+        "history before it; prints a table and writes backtest.csv, backtest.json and "
+        "backtest.png.",
+    )
+    b.add_argument("run_dir", metavar="RUN_DIR")
+    b.add_argument("--windows", type=positive_int, default=5, help="origins (default 5)")
+    b.add_argument("--data", metavar="SOURCE", help="backtest on this data instead")
+    b.add_argument("--refit", action="store_true", help="train a fresh model at every origin")
+    b.add_argument("--out", metavar="DIR", help="where the files go (default: RUN_DIR)")
+    b.set_defaults(func=cmd_backtest)
+
+
+_OWN = (
+    "lookback",
+    "horizon",
+    "freq",
+    "season",
+    "fill",
+    "outliers",
+    "lags",
+    "windows",
+    "calendar",
+    "scaler",
+    "transform",
+    "quantiles",
+    "bins",
+    "per_series",
+    "anchor",
+    "test_fraction",
+    "min_steps",
+)
+
+
+def add_forecast_args(t: argparse.ArgumentParser) -> None:
+    """The flags of ``train forecast`` (data, pipeline, forecaster model and the common training
+    flags); ``lstmkit tune forecast`` takes the same."""
     t.add_argument(
         "--data",
         required=True,
@@ -122,48 +170,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="without --epochs, train at least this many optimizer steps (default 600)",
     )
     add_common_train_args(t)
-    t.set_defaults(func=cmd_train_forecast)
-
-    b = sub.add_parser(
-        "backtest",
-        help="rolling-origin evaluation of a forecast run",
-        description="Forecast from each of the last K origins (one horizon apart) with the "
-        "history before it; prints a table and writes backtest.csv, backtest.json and "
-        "backtest.png.",
-    )
-    b.add_argument("run_dir", metavar="RUN_DIR")
-    b.add_argument("--windows", type=positive_int, default=5, help="origins (default 5)")
-    b.add_argument("--data", metavar="SOURCE", help="backtest on this data instead")
-    b.add_argument("--refit", action="store_true", help="train a fresh model at every origin")
-    b.add_argument("--out", metavar="DIR", help="where the files go (default: RUN_DIR)")
-    b.set_defaults(func=cmd_backtest)
 
 
-_OWN = (
-    "lookback",
-    "horizon",
-    "freq",
-    "season",
-    "fill",
-    "outliers",
-    "lags",
-    "windows",
-    "calendar",
-    "scaler",
-    "transform",
-    "quantiles",
-    "bins",
-    "per_series",
-    "anchor",
-    "test_fraction",
-    "min_steps",
-)
-
-
-def cmd_train_forecast(args: argparse.Namespace) -> int:
+def forecast_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The run's ``data`` section and the estimator options from the flags of
+    ``add_forecast_args``, every option validated (nothing is written yet)."""
     from lstmkit.estimators.forecaster import split_options
-    from lstmkit.runs import prepare_run_dir, run_or_clean_up
-    from lstmkit.tasks.forecast import run_forecast
 
     options = train_options(args)
     options |= {k: getattr(args, k) for k in _OWN if getattr(args, k) is not None}
@@ -175,6 +187,14 @@ def cmd_train_forecast(args: argparse.Namespace) -> int:
         "time_col": args.time_col,
         "features": features,
     }
+    return data, options
+
+
+def cmd_train_forecast(args: argparse.Namespace) -> int:
+    from lstmkit.runs import prepare_run_dir, run_or_clean_up
+    from lstmkit.tasks.forecast import run_forecast
+
+    data, options = forecast_inputs(args)
     run_dir = prepare_run_dir(args.out, "forecast", args.overwrite)
     metrics = run_or_clean_up(run_dir, lambda: run_forecast(data, options, run_dir, progress=True))
     _print_summary(metrics, run_dir)

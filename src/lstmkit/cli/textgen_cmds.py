@@ -13,7 +13,7 @@ from lstmkit.cli.args import (
     train_options,
 )
 
-__all__ = ["register", "resume_textgen"]
+__all__ = ["add_textgen_args", "register", "resume_textgen", "textgen_inputs"]
 
 
 def _train_tasks(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -39,17 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "text is split by position: the last --test-fraction is the test part, the last "
         "--val-fraction of the rest validates.",
     )
-    t.add_argument("--data", required=True, metavar="SOURCE", help="kjv or a UTF-8 text file")
-    t.add_argument("--level", choices=["char", "word"], help="tokens: characters (default) or "
-                   "words and punctuation")  # fmt: skip
-    t.add_argument("--bptt", type=positive_int, help="steps per truncated-BPTT chunk")
-    t.add_argument("--embedding", type=positive_int, help="token vector size (default: hidden)")
-    t.add_argument("--tie-weights", action="store_true", default=None,
-                   help="the output layer reuses the embedding matrix (needs embedding == "
-                   "hidden)")  # fmt: skip
-    t.add_argument("--test-fraction", type=float, default=0.05,
-                   help="test part at the end of the text (default %(default)s)")  # fmt: skip
-    add_common_train_args(t)
+    add_textgen_args(t)
     t.set_defaults(func=cmd_train_textgen)
 
     g = sub.add_parser(
@@ -84,11 +74,27 @@ def _headline(metrics: dict) -> str:
     return f"test perplexity {metrics['test_perplexity']:.2f}"
 
 
-def cmd_train_textgen(args: argparse.Namespace) -> int:
+def add_textgen_args(t: argparse.ArgumentParser) -> None:
+    """The flags of ``train textgen`` (text, language model and the common training flags);
+    ``lstmkit tune textgen`` takes the same."""
+    t.add_argument("--data", required=True, metavar="SOURCE", help="kjv or a UTF-8 text file")
+    t.add_argument("--level", choices=["char", "word"], help="tokens: characters (default) or "
+                   "words and punctuation")  # fmt: skip
+    t.add_argument("--bptt", type=positive_int, help="steps per truncated-BPTT chunk")
+    t.add_argument("--embedding", type=positive_int, help="token vector size (default: hidden)")
+    t.add_argument("--tie-weights", action="store_true", default=None,
+                   help="the output layer reuses the embedding matrix (needs embedding == "
+                   "hidden)")  # fmt: skip
+    t.add_argument("--test-fraction", type=float, default=0.05,
+                   help="test part at the end of the text (default %(default)s)")  # fmt: skip
+    add_common_train_args(t)
+
+
+def textgen_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The run's ``data`` section and the estimator options from the flags of
+    ``add_textgen_args``, every option validated and the text readable (nothing is written)."""
     from lstmkit.data.text import load_text
     from lstmkit.estimators.textgen import split_options
-    from lstmkit.runs import prepare_run_dir, run_or_clean_up
-    from lstmkit.tasks.textgen import run_textgen
 
     if args.bidirectional:
         raise ValueError("--bidirectional does not apply to textgen: a language model reads "
@@ -102,8 +108,15 @@ def cmd_train_textgen(args: argparse.Namespace) -> int:
         raise ValueError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
     split_options(options)  # validate every option before anything is written
     load_text(args.data)  # a missing, empty or non-UTF-8 file fails before --out is made
+    return {"source": source_path(args.data), "test_fraction": args.test_fraction}, options
+
+
+def cmd_train_textgen(args: argparse.Namespace) -> int:
+    from lstmkit.runs import prepare_run_dir, run_or_clean_up
+    from lstmkit.tasks.textgen import run_textgen
+
+    data, options = textgen_inputs(args)
     run_dir = prepare_run_dir(args.out, "textgen", args.overwrite)
-    data = {"source": source_path(args.data), "test_fraction": args.test_fraction}
     metrics = run_or_clean_up(run_dir, lambda: run_textgen(data, options, run_dir, progress=True))
     print(f"textgen {args.data}: {_headline(metrics)}")
     _print_metrics(metrics, run_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lstmkit.cli.args import add_common_train_args, source_path, train_options
 
-__all__ = ["register"]
+__all__ = ["add_classify_args", "classify_inputs", "register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,23 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fashion-mnist, mnist, ucr:<Name>) or a file (.npz with X, y[, lengths]; IDX; UCR "
         ".tsv / .ts).",
     )
-    c.add_argument("--data", required=True, metavar="SOURCE", help="built-in name or file")
-    c.add_argument("--test-data", metavar="FILE", help="separate test set (else the source's "
-                   "own test split, or a stratified hold-out)")  # fmt: skip
-    c.add_argument("--test-fraction", type=float, default=0.2,
-                   help="hold-out fraction without a test set (default %(default)s)")  # fmt: skip
-    c.add_argument("--data-dir", help="where built-in data sets are looked up and cached")
-    c.add_argument("--pool", choices=["last", "mean", "max", "attention"], default=None,
-                   help="how the per-step features become one vector (default last)")  # fmt: skip
-    c.add_argument("--conv-channels", type=int, default=None,
-                   help="Conv1d front end channels (0: none; default 64)")  # fmt: skip
-    c.add_argument("--conv-stride", type=int, default=None,
-                   help="front end stride: the LSTM sees ceil(L / stride) steps")  # fmt: skip
-    c.add_argument("--head-dropout", type=float, default=None, help="dropout before the head")
-    c.add_argument("--min-steps", type=int, default=None,
-                   help="without --epochs, train at least this many optimizer steps (default "
-                   "300: small data sets get more epochs)")  # fmt: skip
-    add_common_train_args(c)
+    add_classify_args(c)
     c.set_defaults(func=cmd_train_classify)
 
     e = sub.add_parser("evaluate", help="metrics of a trained run on its test data or --data")
@@ -77,6 +61,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=cmd_resume)
 
 
+def add_classify_args(c: argparse.ArgumentParser) -> None:
+    """The flags of ``train classify`` (data, classifier model and the common training flags);
+    ``lstmkit tune classify`` takes the same."""
+    c.add_argument("--data", required=True, metavar="SOURCE", help="built-in name or file")
+    c.add_argument("--test-data", metavar="FILE", help="separate test set (else the source's "
+                   "own test split, or a stratified hold-out)")  # fmt: skip
+    c.add_argument("--test-fraction", type=float, default=0.2,
+                   help="hold-out fraction without a test set (default %(default)s)")  # fmt: skip
+    c.add_argument("--data-dir", help="where built-in data sets are looked up and cached")
+    c.add_argument("--pool", choices=["last", "mean", "max", "attention"], default=None,
+                   help="how the per-step features become one vector (default last)")  # fmt: skip
+    c.add_argument("--conv-channels", type=int, default=None,
+                   help="Conv1d front end channels (0: none; default 64)")  # fmt: skip
+    c.add_argument("--conv-stride", type=int, default=None,
+                   help="front end stride: the LSTM sees ceil(L / stride) steps")  # fmt: skip
+    c.add_argument("--head-dropout", type=float, default=None, help="dropout before the head")
+    c.add_argument("--min-steps", type=int, default=None,
+                   help="without --epochs, train at least this many optimizer steps (default "
+                   "300: small data sets get more epochs)")  # fmt: skip
+    add_common_train_args(c)
+
+
+def classify_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The run's ``data`` section and the estimator options from the flags of
+    ``add_classify_args``, every option validated (nothing is written yet)."""
+    from lstmkit.estimators.classifier import split_options
+
+    options = train_options(args)
+    for name in ("pool", "conv_channels", "conv_stride", "head_dropout", "min_steps"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    if not 0.0 < args.test_fraction < 1.0:
+        raise ValueError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
+    split_options(options)  # validate every option before anything is written
+    data = {"source": source_path(args.data), "test_source": source_path(args.test_data),
+            "test_fraction": args.test_fraction, "data_dir": args.data_dir}  # fmt: skip
+    return data, options
+
+
 def _print_metrics(metrics: dict, run_dir: Path | None = None) -> None:
     keys = [k for k in metrics if not k.startswith(("test_precision_", "test_recall_"))]
     width = max(len(k) for k in keys)
@@ -91,18 +114,8 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
     from lstmkit.runs import prepare_run_dir, run_or_clean_up
     from lstmkit.tasks.classify import run_classify
 
-    options = train_options(args)
-    for name in ("pool", "conv_channels", "conv_stride", "head_dropout", "min_steps"):
-        if getattr(args, name) is not None:
-            options[name] = getattr(args, name)
-    if not 0.0 < args.test_fraction < 1.0:
-        raise ValueError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
-    from lstmkit.estimators.classifier import split_options
-
-    split_options(options)  # validate every option before anything is written
+    data, options = classify_inputs(args)
     run_dir = prepare_run_dir(args.out, "classify", args.overwrite)
-    data = {"source": source_path(args.data), "test_source": source_path(args.test_data),
-            "test_fraction": args.test_fraction, "data_dir": args.data_dir}  # fmt: skip
     metrics = run_or_clean_up(run_dir, lambda: run_classify(data, options, run_dir, progress=True))
     print(f"classify {args.data}: test accuracy {metrics['test_accuracy']:.4f}")
     _print_metrics(metrics, run_dir)
