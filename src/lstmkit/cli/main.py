@@ -8,7 +8,15 @@ import sys
 from collections.abc import Sequence
 
 from lstmkit import __version__
-from lstmkit.cli import core_cmds, forecast_cmds, serve_cmds, textgen_cmds, train_cmds, tune_cmds
+from lstmkit.cli import (
+    core_cmds,
+    forecast_cmds,
+    inspect_cmds,
+    serve_cmds,
+    textgen_cmds,
+    train_cmds,
+    tune_cmds,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -36,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     textgen_cmds.register(sub)  # adds `train textgen` to train_cmds' tasks, and `generate`
     forecast_cmds.register(sub)  # adds `train forecast`, and `backtest`
     core_cmds.register(sub)
+    inspect_cmds.register(sub)  # `inspect`
     tune_cmds.register(sub)  # `tune classify|forecast|textgen`
     serve_cmds.register(sub)
     return parser
