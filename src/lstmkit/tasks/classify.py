@@ -96,11 +96,14 @@ def _evaluate(clf: Classifier, X, lengths, y, run_dir: Path | None) -> dict:
     return flat
 
 
-def evaluate_run(run_dir: str | Path, source: str | None = None) -> dict:
+def evaluate_run(
+    run_dir: str | Path, source: str | None = None, *, estimator: Classifier | None = None
+) -> dict:
     """Metrics of a trained run on its own test split, or on ``source`` (its test split when it
-    has one, else all of it)."""
+    has one, else all of it). ``estimator``: score this one (e.g. an exported model behind the
+    run's preprocessing) instead of the run's own."""
     config = read_config(run_dir)
-    clf = Classifier.load(run_dir)
+    clf = Classifier.load(run_dir) if estimator is None else estimator
     if source is None:
         _, test = load_split(config["data"])
     else:

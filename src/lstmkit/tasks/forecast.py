@@ -133,9 +133,12 @@ def _own_prepared(run_dir: str | Path, fc: Forecaster):
     return prep
 
 
-def evaluate_run(run_dir: str | Path, source: str | None = None) -> dict:
-    """Metrics on the run's own test split, or over every window of ``source``."""
-    fc = Forecaster.load(run_dir)
+def evaluate_run(
+    run_dir: str | Path, source: str | None = None, *, estimator: Forecaster | None = None
+) -> dict:
+    """Metrics on the run's own test split, or over every window of ``source``.
+    ``estimator``: score this one instead of the run's own."""
+    fc = Forecaster.load(run_dir) if estimator is None else estimator
     if source is None:
         metrics = fc.score(_own_prepared(run_dir, fc), "test")
     else:

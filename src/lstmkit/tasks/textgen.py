@@ -108,11 +108,13 @@ def write_samples(gen: TextGenerator, path: str | Path, seed: int = 0, prompt: s
     return out
 
 
-def evaluate_run(run_dir: str | Path, source: str | None = None) -> dict:
+def evaluate_run(
+    run_dir: str | Path, source: str | None = None, *, estimator: TextGenerator | None = None
+) -> dict:
     """Metrics of a trained textgen run on its own test part, or on all of ``source`` (a text
-    file or built-in name)."""
+    file or built-in name). ``estimator``: score this one instead of the run's own."""
     config = read_config(run_dir)
-    gen = TextGenerator.load(run_dir)
+    gen = TextGenerator.load(run_dir) if estimator is None else estimator
     text = load_parts(config["data"])[1] if source is None else load_text(source)
     m = gen.evaluate(text)
     key = "test_bpc" if gen.level == "char" else "test_perplexity"
