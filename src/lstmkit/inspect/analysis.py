@@ -26,6 +26,11 @@ __all__ = ["LOSSES", "Analysis", "analyse", "gate_trace", "hidden_grad_norms", "
 
 
 # ------------------------------------------------------------------ each model's call and loss
+def _wide(t: Tensor) -> Tensor:
+    """At least float32 (a bf16 output is widened; float64 stays float64)."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 # loss(model, out, x, target) -> (per-sample loss (N,), the target it compared with or None)
 def _classify_call(model: SequenceClassifier, x: Tensor, lengths: Tensor | None) -> Tensor:
     return model(x, lengths)  # (N, K) logits
@@ -33,7 +38,7 @@ def _classify_call(model: SequenceClassifier, x: Tensor, lengths: Tensor | None)
 
 def _classify_loss(model, out: Tensor, x: Tensor, target: Tensor | None):
     y = out.argmax(1).detach() if target is None else target  # (N,)
-    return F.cross_entropy(out.float(), y, reduction="none"), y
+    return F.cross_entropy(_wide(out), y, reduction="none"), y
 
 
 def _forecast_call(model: ForecastModel, x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -46,16 +51,16 @@ def _forecast_loss(model: ForecastModel, out: Tensor, x: Tensor, target: Tensor 
     cfg = model.config
     if cfg.bins:
         y = out.argmax(-1).detach() if target is None else target  # (N, horizon)
-        return F.cross_entropy(out.float().transpose(1, 2), y, reduction="none").mean(1), y
+        return F.cross_entropy(_wide(out).transpose(1, 2), y, reduction="none").mean(1), y
     if target is None:  # no truth: how the point forecast depends on the inputs
         qs = list(cfg.quantiles)
         point = out if not qs else out[..., qs.index(0.5)] if 0.5 in qs else out.mean(-1)
-        return point.float().sum(1), None
+        return _wide(point).sum(1), None
     if cfg.quantiles:  # the pinball loss of training, per sample
         q = torch.tensor(cfg.quantiles, device=out.device)
-        diff = target.unsqueeze(-1) - out.float()  # (N, horizon, Q)
+        diff = target.unsqueeze(-1) - _wide(out)  # (N, horizon, Q)
         return torch.maximum(q * diff, (q - 1) * diff).mean((1, 2)), target
-    return (out.float() - target).pow(2).mean(1), target  # squared error
+    return (_wide(out) - target).pow(2).mean(1), target  # squared error
 
 
 def _text_call(model: LanguageModel, x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -68,7 +73,7 @@ def _text_loss(model: LanguageModel, out: Tensor, x: Tensor, target: Tensor | No
     if x.shape[1] < 2:
         raise ValueError(f"the next-token loss needs at least 2 tokens, got {x.shape[1]}")
     y = x[:, 1:]  # (N, L-1): each step predicts the next token
-    return F.cross_entropy(out[:, :-1].float().transpose(1, 2), y, reduction="none").mean(1), y
+    return F.cross_entropy(_wide(out[:, :-1]).transpose(1, 2), y, reduction="none").mean(1), y
 
 
 @dataclass(frozen=True)

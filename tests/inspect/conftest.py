@@ -1,0 +1,33 @@
+"""Shared fixtures of the inspect tests: one thread, small models built from their configs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: extra intra-op threads only add contention on a small shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def classifier():
+    """``classifier(**feature_options)``: a SequenceClassifier over 3 channels, 4 classes, seeded,
+    in float64 and eval mode."""
+
+    def make(seed: int = 0, **options) -> SequenceClassifier:
+        torch.manual_seed(seed)
+        options = {"input_size": 3, "hidden": 5, "layers": 1, "cell": "lstm"} | options
+        model = SequenceClassifier(ClassifierConfig(FeatureConfig(**options), num_classes=4))
+        return model.double().eval()
+
+    return make
