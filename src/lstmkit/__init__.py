@@ -23,7 +23,18 @@ __all__ = [
     "train",
 ]
 
-_SUBMODULES = {"kernels", "nn", "reference", "cli", "models", "train", "data", "viz", "estimators"}
+_SUBMODULES = {
+    "kernels",
+    "nn",
+    "reference",
+    "cli",
+    "models",
+    "train",
+    "data",
+    "viz",
+    "estimators",
+    "inspect",
+}
 _ATTRS = {
     "Classifier": "lstmkit.estimators",
     "Forecaster": "lstmkit.estimators",

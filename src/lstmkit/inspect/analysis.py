@@ -22,7 +22,15 @@ from torch import Tensor, nn
 from lstmkit.inspect.trace import Recording, recording
 from lstmkit.models import ForecastModel, LanguageModel, SequenceClassifier
 
-__all__ = ["LOSSES", "Analysis", "analyse", "gate_trace", "hidden_grad_norms", "saliency"]
+__all__ = [
+    "LOSSES",
+    "Analysis",
+    "analyse",
+    "gate_trace",
+    "hidden_grad_norms",
+    "model_inputs",
+    "saliency",
+]
 
 
 # ------------------------------------------------------------------ each model's call and loss
@@ -182,34 +190,32 @@ def analyse(
 
 
 # ------------------------------------------------------------------ the parts most wanted
-def model_inputs(obj: Any, x: Any, y: Any = None, lengths: Any = None):
-    """``(model, x, lengths, target)`` tensors for a model, or for a fitted estimator from its
-    own kind of input (classify: X (N, L, C) as given and labels y; forecast: a table, of which
-    the last window is read, or scaled windows (N, lookback, C) with scaled truth y; textgen:
-    text, of which the first 64 tokens are read)."""
+def model_inputs(
+    obj: Any, x: Any, y: Any = None, lengths: Any = None
+) -> tuple[nn.Module, Tensor, Tensor | None, Tensor | None]:
+    """``(model, x, lengths, target)`` for a model (its own tensors), or for a fitted estimator
+    from its own kind of input: classify: X (N, L, C) or (N, L) as given and labels y (the
+    values the data holds); forecast: a table (its last window is read) or windows
+    (N, lookback, C) already scaled, with scaled truth y (N, horizon); textgen: text (its
+    first 64 tokens are read)."""
     if isinstance(obj, nn.Module):
-
-        def tensor(v):  # fmt: skip
-            return None if v is None else torch.as_tensor(v)
-
-        return obj, tensor(x), tensor(lengths), tensor(y)
-    task = getattr(obj, "task", None)
-    if not hasattr(obj, "model_"):
-        raise TypeError(f"expected a model or a fitted estimator, got {type(obj).__name__}")
+        return obj, _tensor(x), _tensor(lengths), _tensor(y)
     from lstmkit.inspect.inputs import INPUTS
 
-    if task == "forecast" and isinstance(x, np.ndarray | Tensor):
-        return obj.model_, torch.as_tensor(x, dtype=torch.float32), None, _maybe(y, obj)
+    task = getattr(obj, "task", None)
+    if not hasattr(obj, "model_") or task not in INPUTS:
+        raise TypeError(f"expected a model or a fitted estimator, got {type(obj).__name__}")
     if task == "classify":
-        batch = INPUTS[task].from_labels(obj, x, y, lengths).batch()
-    else:
-        batch = INPUTS[task].from_source(obj, x, text=x if task == "textgen" else None).batch()
-    xt, lt, target = batch
-    return obj.model_, xt, lt, target
+        return obj.model_, *INPUTS[task].from_labels(obj, x, y, lengths).batch()
+    if task == "forecast" and isinstance(x, np.ndarray | Tensor):
+        y = None if y is None else obj._encode(torch.as_tensor(y, dtype=torch.float32))
+        return obj.model_, torch.as_tensor(x, dtype=torch.float32), None, y
+    text = x if task == "textgen" else None
+    return obj.model_, *INPUTS[task].from_source(obj, x, text=text).batch()
 
 
-def _maybe(y: Any, est) -> Tensor | None:
-    return None if y is None else est._encode(torch.as_tensor(y, dtype=torch.float32))
+def _tensor(v: Any) -> Tensor | None:
+    return None if v is None else torch.as_tensor(v)
 
 
 def _pick(recs: list[Recording], rnn: str | None) -> int:

@@ -134,10 +134,8 @@ def inspect_run(
         a = analyse(est.model_, s.x, s.target, s.lengths)
         rows.append(_sample_summary(est, s, a))
         _sample_figures(report, s, a, max_units, rows[-1])
-        for r in a.recordings:
-            valid = _valid_steps(r)
-            pooled.setdefault(r.name, []).append((r, {k: v[:, :, :, :valid]
-                                                      for k, v in r.values.items()}))  # fmt: skip
+        for r in a.recordings:  # the valid steps, pooled over samples for the forget stats
+            pooled.setdefault(r.name, []).append(r)
     recurrent = _forget_section(report, pooled, low, high)
     for entry in recurrent:
         entry["samples"] = {str(row["index"]): row["recurrent"][entry["name"]] for row in rows}
@@ -267,14 +265,17 @@ def _forget_section(report: Report, pooled: dict, low: float, high: float) -> li
     entries, panels = [], []
     several = len(pooled) > 1
     gate = "f"
-    for name, parts in pooled.items():
-        r = parts[0][0]
+    for name, recs in pooled.items():
+        r = recs[0]
         gate = keep_gate(r.values)
-        f = torch.cat([values[gate] for _, values in parts], dim=3)  # (layers, D, 1, sum L, H)
+        f = torch.cat([p.values[gate][:, :, :, : _valid_steps(p)] for p in recs], dim=3)
+        # f: (layers, D, 1, valid steps of all samples, H)
         stats = forget_stats({gate: f}, None, low, high)
         num_layers, num_dirs = r.shape[:2]
-        entries.append({"name": name, "cell": r.cell, "layers": num_layers,
-                        "directions": num_dirs, "hidden": r.shape[4], "forget": stats})  # fmt: skip
+        entries.append(
+            {"name": name, "cell": r.cell, "layers": num_layers, "directions": num_dirs,
+             "hidden": r.shape[4], "forget": stats}
+        )  # fmt: skip
         for e in stats["layers"]:
             k, d = e["layer"], e["direction"]
             label = (f"{name} " if several else "") + f"layer {k}"
