@@ -193,3 +193,28 @@ def test_bad_inputs_are_one_line_errors(tiny_runs, digits_npz, airline_csv, tmp_
                             "--out", keep, "--overwrite")  # fmt: skip
     _user_error(code, err, 1, "holds no earlier inspect report")
     assert (keep / "notes.txt").read_text() == "my notes"
+
+
+def test_stacked_bidirectional_strided_run_with_padding(tmp_path):
+    """Two bidirectional peephole layers behind a strided Conv1d front end, on right-padded
+    sequences: figures per layer with both directions, gradient norms over the steps the
+    recurrence runs (ceil(length / stride)), the forget table per layer and direction."""
+    from lstmkit import Classifier
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 10, 3)).astype(np.float32)
+    y = rng.integers(0, 2, 40)
+    lengths = rng.integers(5, 11, 40)
+    lengths[0] = 7
+    clf = Classifier(hidden=4, layers=2, bidirectional=True, cell="peephole", conv_channels=3,
+                     conv_stride=2, epochs=1, min_steps=0, batch_size=20)  # fmt: skip
+    run = clf.fit(X, y, lengths).save(tmp_path / "run")
+    report = inspect_run(run, X, tmp_path / "out", labels=y, lengths=lengths, samples=[0])
+    summary = _check_report_folder(report.out_dir)
+    files = {f["file"] for f in summary["figures"]}
+    assert {"sample0-layer0-gates.png", "sample0-layer1-states.png"} <= files
+    (entry,) = summary["recurrent"]
+    assert (entry["layers"], entry["directions"]) == (2, 2)
+    assert np.asarray(entry["samples"]["0"]["grad_norms"]).shape == (2, 2, 4)  # ceil(7 / 2)
+    assert len(entry["forget"]["layers"]) == 4
+    assert all(e["count"] == 4 * 4 for e in entry["forget"]["layers"])  # 4 steps x 4 units

@@ -40,10 +40,14 @@ def _time_axis(
     ax, steps: Sequence[str] | None, length: int, label: str = "step", most: int = 48
 ) -> None:
     """x label, and a tick label per step when there are at most ``most`` steps."""
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_xlabel(label)
     if steps is not None and len(steps) == length and length <= most:
         wide = length > 12 or max(len(s) for s in steps) > 3
         ax.set_xticks(range(length), steps, rotation=90 if wide else 0, fontsize=7)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _unit_axis(ax, units: Sequence[int] | None, count: int) -> None:
@@ -171,11 +175,8 @@ def plot_forget(
         ax.hist(v, bins=bins, color="tab:blue", weights=np.full(v.size, 1.0 / max(v.size, 1)))
         ax.axvspan(0.0, low, color="tab:red", alpha=0.15)
         ax.axvspan(high, 1.0, color="tab:green", alpha=0.15)
-        ax.text(0.02, 0.97, f"< {low:g}: {share_low:.1%}", transform=ax.transAxes, va="top",
-                fontsize=8, color="tab:red")  # fmt: skip
-        ax.text(0.98, 0.97, f"> {high:g}: {share_high:.1%}", transform=ax.transAxes, va="top",
-                ha="right", fontsize=8, color="tab:green")  # fmt: skip
-        ax.set_title(label, fontsize=9)
+        ax.set_title(f"{label}\n< {low:g}: {share_low:.1%}    > {high:g}: {share_high:.1%}",
+                     fontsize=9)  # fmt: skip
         ax.set_xlabel(f"{GATE_NAMES.get(gate, gate)} value")
         ax.set_ylabel("share of values")
         ax.set_xlim(0, 1)
