@@ -108,7 +108,13 @@ def _value_vs_param(ax, complete, param: Param | None, name: str, metric: str) -
         ax.set_xlim(-0.5, len(labels) - 0.5)
         xs = [labels.index(str(x)) for x in xs]
     elif param is not None and param.log:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # no crowded 2x10^-4, 3x10^-4, ...
+    if param is not None and param.kind != "categorical":
+        pad = 0.0 if param.log else 0.03 * (param.high - param.low)
+        ax.set_xlim(param.low - pad, param.high + pad)  # the whole searched range
     ax.plot(xs, ys, "o", color="C0")
     _log_if_wide(ax, ys)
     ax.set_xlabel(name)

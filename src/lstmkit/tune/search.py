@@ -143,7 +143,7 @@ def _make_study(
     )  # a continued study draws new random starts
     if pruner == "median":
         chosen = optuna.pruners.MedianPruner(
-            n_startup_trials=min(5, max(2, budget // 5)), n_warmup_steps=max(1, epochs // 5)
+            n_startup_trials=min(5, max(2, budget // 5)), n_warmup_steps=max(1, round(epochs / 4))
         )
     else:
         chosen = optuna.pruners.NopPruner()
