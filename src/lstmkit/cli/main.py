@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from lstmkit import __version__
 from lstmkit.cli import (
     core_cmds,
+    export_cmds,
     forecast_cmds,
     inspect_cmds,
     serve_cmds,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_cmds.register(sub)  # `inspect`
     tune_cmds.register(sub)  # `tune classify|forecast|textgen`
     serve_cmds.register(sub)
+    export_cmds.register(sub)  # `export`
     return parser
 
 

@@ -1,0 +1,145 @@
+"""ONNX: export a task graph through ``torch.onnx`` (dynamic batch and length), run it with
+onnxruntime, quantise it to int8 with onnxruntime's dynamic quantisation."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from lstmkit.train.checkpoint import atomic_write_file
+
+__all__ = ["OnnxRunner", "quantize_onnx", "to_onnx"]
+
+log = logging.getLogger(__name__)
+
+_HINT = "ONNX export needs onnx, onnxscript and onnxruntime: pip install 'lstmkit[export]'"
+
+
+def _require() -> None:
+    missing = []
+    for name in ("onnx", "onnxscript", "onnxruntime"):
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise ValueError(f"{_HINT} (missing: {', '.join(missing)})")
+
+
+def _dynamic_shapes(names: Sequence[str], dynamic_length: bool) -> tuple:
+    """Batch (and length) dynamic for every input: ``input`` (N, L, ...), ``lengths`` (N,),
+    a state (layers, N, H)."""
+    batch, length = torch.export.Dim("batch"), torch.export.Dim("length")
+    shapes = []
+    for name in names:
+        if name == "input":
+            shapes.append({0: batch, 1: length} if dynamic_length else {0: batch})
+        elif name == "lengths":
+            shapes.append({0: batch})
+        else:  # h0 / c0: (layers, N, H)
+            shapes.append({1: batch})
+    return tuple(shapes)
+
+
+def to_onnx(
+    graph: nn.Module,
+    example: Sequence[torch.Tensor],
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    path: str | Path,
+    *,
+    dynamic_length: bool = True,
+) -> Path:
+    """Export ``graph`` called on ``example`` to ``path`` (written atomically) with dynamic batch
+    (and length), through torch.onnx's exporter (torch.export underneath)."""
+    _require()
+    path = Path(path)
+
+    def write(tmp: str) -> None:
+        with warnings.catch_warnings(), _quiet_exporter():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                graph,
+                tuple(example),
+                dynamo=True,
+                input_names=list(input_names),
+                output_names=list(output_names),
+                dynamic_shapes=_dynamic_shapes(input_names, dynamic_length),
+                external_data=False,
+                optimize=True,
+                verbose=False,
+            )
+            program.save(tmp)
+
+    try:
+        atomic_write_file(path, write)
+    except Exception as e:
+        if isinstance(e, ValueError):
+            raise
+        summary = str(e).split("## Exception summary")[-1].strip().splitlines()
+        raise ValueError(
+            f"torch.onnx could not export this model: {summary[0] if summary else type(e)}"
+        ) from e
+    return path
+
+
+class _quiet_exporter:
+    """torch.onnx logs its progress (and torchvision notes) at INFO/WARNING; keep them at DEBUG."""
+
+    names = ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "onnx_ir")
+
+    def __enter__(self):
+        self.levels = {n: logging.getLogger(n).level for n in self.names}
+        for n in self.names:
+            logging.getLogger(n).setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        for n, level in self.levels.items():
+            logging.getLogger(n).setLevel(level)
+
+
+class OnnxRunner:
+    """An onnxruntime session called with numpy arrays in the graph's input order."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        _require()
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or torch.get_num_threads()
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        feed = {n: a for n, a in zip(self.input_names, arrays, strict=False) if a is not None}
+        return self.session.run(None, feed)
+
+
+def quantize_onnx(src: str | Path, dst: str | Path) -> Path:
+    """int8 weights, activations quantised on the fly (onnxruntime's dynamic quantisation of
+    MatMul / Gemm / LSTM ...), written atomically to ``dst``."""
+    _require()
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    def write(tmp: str) -> None:
+        root = logging.getLogger()  # onnxruntime's quantiser logs advice on the root logger
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            quantize_dynamic(str(src), tmp, weight_type=QuantType.QInt8)
+        finally:
+            root.setLevel(level)
+
+    atomic_write_file(dst, write)
+    return Path(dst)
