@@ -2,14 +2,13 @@
 
 ``launch(run_dir, log_path, *flags)`` starts ``python -m lstmkit serve RUN --port 0`` (stdout and
 stderr into ``log_path``); ``Server.wait_ready()`` reads the port from the start-up log line and
-waits for ``GET /health``; ``Server.stop()`` sends SIGTERM and returns the exit code.
+waits for ``GET /health``; ``Server.wait()`` returns the exit code (after the test's SIGTERM).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -54,10 +53,8 @@ class Server:
                 raise RuntimeError(f"/health did not answer in {timeout} s:\n{self.log()}")
             time.sleep(0.1)
 
-    def stop(self, timeout: float = 20.0) -> int:
-        """SIGTERM, then the exit code (the process is killed if it does not end in time)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+    def wait(self, timeout: float = 20.0) -> int:
+        """The exit code (the process is killed if it does not end in time)."""
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -73,11 +73,13 @@ def test_one_log_line_per_request(client, caplog):
         client.get("/health")
         client.post("/predict", content=b"{", headers=JSON)
         client.post("/predict", content=b"x" * 5000, headers=JSON)
+        client.get("/a%0Ab")  # a newline in the path stays encoded: no fake log line
     lines = [r.getMessage() for r in caplog.records if r.name == "lstmkit.serve"]
     assert [ln.rsplit(" ", 2)[0] for ln in lines] == [
         "GET /health 200",
         "POST /predict 400",
         "POST /predict 413",
+        "GET /a%0Ab 404",
     ]
 
 

@@ -376,7 +376,7 @@ def test_sigterm_stops_every_server_with_exit_code_0(servers):
         getattr(servers, name).proc.send_signal(signal.SIGTERM)
     for name in names:
         server = getattr(servers, name)
-        assert server.stop() == 0, server.log()
+        assert server.wait() == 0, server.log()  # one signal: a second one may kill it
         log = server.log()
         assert log.rstrip().endswith("lstmkit serve stopped (SIGTERM)"), log[-2000:]
         assert "Traceback" not in log and "Exception in ASGI" not in log, log

@@ -19,11 +19,14 @@ import logging
 import math
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lstmkit import __version__
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ENDPOINTS", "build_app", "require_serve_deps"]
 
@@ -52,7 +55,7 @@ def build_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     batch_window: float = 0.002,
-):
+) -> "FastAPI":
     """The FastAPI app serving ``model``: a run directory or a fitted estimator
     (``Classifier``, ``Forecaster``, ``TextGenerator``).
 
@@ -107,6 +110,7 @@ def build_app(
         + f". `POST {ENDPOINTS[task]}` runs it; `GET /health` describes it.",
         lifespan=lifespan,
     )
+    app.state.task = task
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestLog)  # added last: outermost, so that 413s are logged too
     _add_error_handlers(app, task)

@@ -69,7 +69,9 @@ class RequestLog:
             await self.app(scope, receive, send_and_note)
         finally:
             ms = (time.perf_counter() - t0) * 1000
-            log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, ms)
+            # the path as sent (still %-encoded): a %0A in it cannot start a fake log line
+            path = scope.get("raw_path") or scope["path"].encode()
+            log.info("%s %s %d %.1f ms", scope["method"], path.decode("latin-1"), status, ms)
 
 
 class BodyLimit:

@@ -51,7 +51,7 @@ def serve(
     server = uvicorn.Server(config)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    task = app.title.rsplit(" ", 1)[-1]
+    task = app.state.task
     log.info("serving a %s model on http://%s:%d (POST %s, GET /health, docs at /docs)",
              task, shown, bound, ENDPOINTS[task])  # fmt: skip
     with _signals_end_normally() as received:
