@@ -120,7 +120,8 @@ def plot_states(
     num_dirs, length, hidden = h.shape
     units = list(range(hidden)) if units is None else list(units)
     cols = 2 if c is None else 3
-    fig, axes = plt.subplots(num_dirs, cols, figsize=(4.6 * cols, 3.2 * num_dirs), squeeze=False)
+    size = (4.6 * cols, max(3.2, 0.09 * hidden + 1.6) * num_dirs)
+    fig, axes = plt.subplots(num_dirs, cols, figsize=size, squeeze=False)
     t = np.arange(length)
     for d in range(num_dirs):
         s = state[d]  # (L, H)
