@@ -218,3 +218,18 @@ def test_stacked_bidirectional_strided_run_with_padding(tmp_path):
     assert np.asarray(entry["samples"]["0"]["grad_norms"]).shape == (2, 2, 4)  # ceil(7 / 2)
     assert len(entry["forget"]["layers"]) == 4
     assert all(e["count"] == 4 * 4 for e in entry["forget"]["layers"])  # 4 steps x 4 units
+
+
+def test_index_page_escapes_text():
+    from lstmkit.inspect.page import render_index
+
+    summary = {
+        "task": "textgen", "run_dir": "runs/<x>", "input": "text", "loss": "a & b",
+        "model": {"hidden": 4, "cell": "lstm"}, "recurrent": [],
+        "samples": [{"index": 0, "label": "chunk 0: '<script>alert(1)</script>'",
+                     "prediction": "p < 1", "loss": 1.0}],
+        "figures": [{"file": "sample0 gates.png", "title": "t<", "caption": "c>", "sample": 0}],
+    }  # fmt: skip
+    page = render_index(summary)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'src="sample0%20gates.png"' in page and "runs/&lt;x&gt;" in page

@@ -72,7 +72,7 @@ def _flat(d: dict, prefix: str = "") -> list[list[Any]]:
     return rows
 
 
-def render_index(summary: dict[str, Any], captions: dict[str, str]) -> str:
+def render_index(summary: dict[str, Any]) -> str:
     """The page for a report's ``summary.json`` content."""
     sections = []
     samples = summary["samples"]
@@ -93,8 +93,7 @@ def render_index(summary: dict[str, Any], captions: dict[str, str]) -> str:
         sections.append(f"<h2>Forget-gate statistics ({escape(gate)})</h2>")
         sections.append(
             f'<p class="note">Share of the gate\'s values below {low:g} (the unit erases its '
-            f"memory) and above {high:g} (it keeps it), over every inspected step and unit. "
-            f"{escape(captions.get('forget', ''))}</p>"
+            f"memory) and above {high:g} (it keeps it), over every inspected step and unit.</p>"
         )
         header = ["layer module", "cell", "layer", "direction", "values", f"share < {low:g}",
                   f"share > {high:g}", "mean"]  # fmt: skip
@@ -116,8 +115,8 @@ def render_index(summary: dict[str, Any], captions: dict[str, str]) -> str:
     return _PAGE.format(title=escape(title), intro=intro, sections="\n".join(sections))
 
 
-def write_index(summary: dict[str, Any], path: str | Path, captions: dict[str, str]) -> None:
+def write_index(summary: dict[str, Any], path: str | Path) -> None:
     """Write ``render_index(summary)`` to ``path`` atomically."""
     from lstmkit.train.checkpoint import atomic_write_text
 
-    atomic_write_text(Path(path), render_index(summary, captions))
+    atomic_write_text(Path(path), render_index(summary))

@@ -154,7 +154,7 @@ def inspect_run(
     from lstmkit.train.checkpoint import atomic_write_json
 
     atomic_write_json(out / "summary.json", report.summary)
-    write_index(report.summary, out / "index.html", CAPTIONS)
+    write_index(report.summary, out / "index.html")
     log.debug("inspect: %d figures, summary.json and index.html in %s", len(report.figures), out)
     return report
 
