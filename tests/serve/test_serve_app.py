@@ -145,6 +145,17 @@ def test_build_app_refuses_what_it_cannot_serve(tmp_path):
         build_app(object())
     with pytest.raises(ValueError, match="not fitted"):
         build_app(lstmkit.Classifier())
+    with pytest.raises(ValueError, match="max_body_bytes"):
+        build_app(tmp_path, max_body_bytes=0)
+    with pytest.raises(ValueError, match="batch_window"):
+        build_app(tmp_path, batch_window=-1)
+
+
+def test_app_serves_again_after_its_lifespan_ended(clf):
+    app = build_app(clf)
+    for _ in range(2):  # the model thread ends with the lifespan and restarts with the next
+        with TestClient(app) as c:
+            assert c.post("/predict", json={"inputs": [[[0.0] * 8]]}).status_code == 200
 
 
 def test_listening_socket_is_tcp_so_that_nodelay_is_set():

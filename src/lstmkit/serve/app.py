@@ -77,6 +77,10 @@ def build_app(
 
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
         raise TypeError(f"max_body_bytes must be an integer, got {max_body_bytes!r}")
+    if max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
+    if not batch_window >= 0:
+        raise ValueError(f"batch_window must be >= 0 seconds, got {batch_window}")
     run_dir = None
     if isinstance(model, str | Path):
         from lstmkit.runs import load

@@ -29,16 +29,21 @@ T = TypeVar("T")
 
 
 class ModelRunner:
-    """One worker thread for every model call (``await runner(fn, *args)``)."""
+    """One worker thread for every model call (``await runner(fn, *args)``); ``close()`` ends
+    the thread (a later call starts a new one, as when an app's lifespan runs again)."""
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmkit-model")
+        self._pool: ThreadPoolExecutor | None = None
 
     async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmkit-model")
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
