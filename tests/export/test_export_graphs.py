@@ -1,0 +1,100 @@
+"""Exported graphs (ONNX through onnxruntime, TorchScript) agree with lstmkit's own kernels for
+every cell, both directions, other batch sizes and lengths than the traced example, and lengths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lstmkit.estimators import Classifier
+from lstmkit.export.graph import build_graph, exportable, graph_io
+from lstmkit.nn import LSTM
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+from lstmkit.export.onnx_io import OnnxRunner, to_onnx
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _fit(**options) -> Classifier:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(48, 10, 3)).astype(np.float32) * 2 + 1
+    y = rng.integers(0, 3, 48)
+    base = {"hidden": 6, "layers": 2, "epochs": 1, "batch_size": 16, "conv_channels": 0,
+            "val_fraction": 0.0, "seed": 0}  # fmt: skip
+    return Classifier(**(base | options)).fit(X, y)
+
+
+def _probabilities(logits: np.ndarray) -> np.ndarray:
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    return p / p.sum(1, keepdims=True)
+
+
+def _onnx(clf: Classifier, tmp_path, loop="auto", with_lengths=False) -> OnnxRunner:
+    graph = build_graph(clf, with_lengths=with_lengths, loop=loop)
+    ins, outs = graph_io("classify", with_lengths=with_lengths)
+    example = [torch.randn(2, 10, 3)] + ([torch.tensor([10, 6])] if with_lengths else [])
+    path = to_onnx(graph, example, ins, outs, tmp_path / "m.onnx", dynamic_length=loop != "unroll")
+    return OnnxRunner(path)
+
+
+CASES = [
+    ({"cell": "lstm", "bidirectional": True}, "auto"),  # ONNX's LSTM op
+    ({"cell": "gru", "pool": "mean"}, "auto"),  # ONNX's GRU op
+    ({"cell": "peephole", "bidirectional": True}, "auto"),  # Scan loop
+    ({"cell": "coupled", "pool": "max"}, "auto"),
+    ({"cell": "gru", "conv_channels": 4, "conv_stride": 2}, "scan"),  # strided front end
+    ({"cell": "layernorm", "layers": 1}, "unroll"),  # one length only
+]
+
+
+@pytest.mark.parametrize(("options", "loop"), CASES, ids=[c[0]["cell"] + "-" + c[1] for c in CASES])
+def test_onnx_matches_the_pytorch_model(tmp_path, options, loop):
+    clf = _fit(**options)
+    run = _onnx(clf, tmp_path, loop)
+    rng = np.random.default_rng(1)
+    L = 10 if loop == "unroll" else 17  # another length than the traced one (10)
+    X = rng.normal(size=(5, L, 3)).astype(np.float32)  # another batch size than traced (2)
+    got = _probabilities(run(X)[0])
+    np.testing.assert_allclose(got, clf.predict_proba(X), atol=1e-5)
+
+
+def test_onnx_with_lengths_matches_padded_batches(tmp_path):
+    clf = _fit(cell="lstm", bidirectional=True, pool="last")
+    run = _onnx(clf, tmp_path, with_lengths=True)
+    rng = np.random.default_rng(2)
+    lengths = np.array([13, 4, 9, 1, 13])
+    X = rng.normal(size=(5, 13, 3)).astype(np.float32)
+    X[np.arange(13)[None, :] >= lengths[:, None]] = 0.0
+    got = _probabilities(run(X, lengths.astype(np.int64))[0])
+    np.testing.assert_allclose(got, clf.predict_proba(X, lengths), atol=1e-5)
+
+
+def test_exportable_copies_and_keeps_the_original():
+    lstm = LSTM(3, 4, 2, cell="peephole", bidirectional=True)
+    x = torch.randn(2, 5, 3)
+    before = lstm(x)[0]
+    copy = exportable(torch.nn.Sequential(lstm))
+    assert isinstance(lstm, LSTM) and type(lstm) is LSTM  # the original is untouched
+    torch.testing.assert_close(copy[0](x)[0], before, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="loop must be one of"):
+        exportable(lstm, loop="bogus")
+
+
+def test_torchscript_trace_of_native_cells_takes_any_length(tmp_path):
+    clf = _fit(cell="gru", bidirectional=True)
+    graph = build_graph(clf)
+    traced = torch.jit.trace(graph, (torch.randn(2, 10, 3),), check_trace=False)
+    X = np.random.default_rng(3).normal(size=(4, 21, 3)).astype(np.float32)
+    with torch.no_grad():
+        got = _probabilities(traced(torch.from_numpy(X)).numpy())
+    np.testing.assert_allclose(got, clf.predict_proba(X), atol=1e-5)
