@@ -96,10 +96,18 @@ class TorchScriptFormat(_Format):
                 traced = torch.jit.trace(graph, example, check_trace=False)
         except Exception as e:  # tracing failures come as many exception types
             raise ValueError(f"torch.jit.trace failed: {str(e).strip().splitlines()[0]}") from e
-        atomic_write_file(path, lambda tmp: torch.jit.save(traced, tmp))
+
+        def save(tmp: str) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.jit is deprecated in favour of export
+                torch.jit.save(traced, tmp)
+
+        atomic_write_file(path, save)
 
     def runner(self, path: Path) -> Runner:
-        module = torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = torch.jit.load(str(path), map_location="cpu").eval()
 
         def run(*arrays):
             tensors = [None if a is None else torch.from_numpy(np.asarray(a)) for a in arrays]
