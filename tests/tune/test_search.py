@@ -160,3 +160,24 @@ def test_an_existing_out_is_left_alone_without_overwrite(stub, tmp_path):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     _run(stub(epochs=1), out, trials=1, overwrite=True)
     assert not (out / "keep.txt").exists() and (out / "best.json").is_file()
+
+
+def test_an_interrupted_search_keeps_what_it_found(stub, tmp_path):
+    spec, run = stub(epochs=2)
+    calls = {"n": 0}
+
+    def interrupted(data, options, run_dir, callbacks):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the fourth trial
+        return run(data, options, run_dir, callbacks)
+
+    out = tmp_path / "s"
+    with pytest.raises(KeyboardInterrupt):
+        tune("classify", {"source": "stub"}, {}, out, trials=10, keep_study=False,
+             spec=type(spec)(interrupted, spec.context, spec.metrics, 2))  # fmt: skip
+    rows = _rows(out)
+    assert [r["state"] for r in rows][-1] == "fail" and len(rows) == 4
+    best = json.loads((out / "best.json").read_text())
+    assert best["trials"]["total"] == 4 and (out / "best" / "metrics.json").is_file()
+    assert not (out / "trials").exists()

@@ -139,3 +139,15 @@ def test_cli_refusals_leave_files_alone(npz, tmp_path, capsys):
     text.write_text("abc\n" * 50)
     assert main(["tune", "textgen", "--data", str(text), "--bidirectional"]) == 1
     assert "does not apply to textgen" in capsys.readouterr().err
+
+
+def test_cli_continue_adds_trials(npz, tmp_path, capsys):
+    out = tmp_path / "search"
+    base = ["tune", "classify", "--data", str(npz), "--epochs", "1", "--hidden", "4",
+            "--conv-channels", "0", "--out", str(out)]  # fmt: skip
+    assert main([*base, "--trials", "2"]) == 0
+    assert main([*base, "--trials", "1", "--continue"]) == 0
+    assert json.loads((out / "best.json").read_text())["trials"]["total"] == 3
+    assert len(_rows(out)) == 3
+    assert main([*base, "--trials", "1", "--continue", "--lr", "0.01"]) == 1
+    assert "differs in options" in capsys.readouterr().err

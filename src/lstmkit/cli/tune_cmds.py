@@ -135,7 +135,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict, args: argparse.Namespace) -> None:
-    out = Path(summary["run_dir"]).parent
+    out = Path(args.out) if args.out else Path(summary["run_dir"]).parent  # as the user wrote it
     counts, metric = summary["trials"], summary["metric"]["name"]
     print(
         f"\ntune {args.task} {args.data}: {counts['total']} trials ({counts['complete']} "
@@ -150,11 +150,11 @@ def _print_summary(summary: dict, args: argparse.Namespace) -> None:
     test = summary["test_metrics"]
     if test:
         shown = [k for k in test if not k.startswith(("naive_", "baseline_"))][:6]
-        print("  its test metrics: " + ", ".join(f"{k} {_fmt(test[k])}" for k in shown))
+        print("  its test metrics: " + ", ".join(f"{k} {_short(str(test[k]))}" for k in shown))
     flags = _flags(summary["best_params"])
     print(f"  its flags: {flags}")
     print(f"\nwrote {out / 'best.json'}, {out / 'trials.csv'}, {out / 'search.png'}")
-    print(f"best run: {summary['run_dir']}  (lstmkit evaluate / predict / load it)")
+    print(f"best run: {out / 'best'}  (lstmkit evaluate / predict / load it)")
     print(f"train it longer: lstmkit train {args.task} <your data flags> {flags} --epochs N")
 
 
@@ -163,12 +163,23 @@ def _print_table(path: Path) -> None:
         return
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
-    header, body = rows[0], rows[1:]
+    header, body = rows[0], [[_short(cell) for cell in r] for r in rows[1:]]
+    rows = [header, *body]
     keep = [i for i, name in enumerate(header) if name != "error"]
     widths = [max(len(r[i]) for r in rows) for i in keep]
-    for r in [header, *body]:
+    for r in rows:
         cells = (f"{r[i]:<{w}}" for i, w in zip(keep, widths, strict=True))
         print(("  " + "  ".join(cells)).rstrip())
+
+
+def _short(cell: str) -> str:
+    """A number with a fraction to 4 significant digits (trials.csv keeps 6)."""
+    if "." not in cell and "e" not in cell:
+        return cell
+    try:
+        return f"{float(cell):.4g}"
+    except ValueError:
+        return cell
 
 
 def _flags(params: dict) -> str:

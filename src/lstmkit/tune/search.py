@@ -378,7 +378,7 @@ class _Search:
                     value,
                     t.user_attrs.get("epochs", ""),
                     t.user_attrs.get("seconds", ""),
-                    *(_fmt(t.params[n]) if n in t.params else "" for n in names),
+                    *(_fmt(t.params[n], 6) if n in t.params else "" for n in names),
                     t.user_attrs.get("error", ""),
                 ]
             )
@@ -451,7 +451,7 @@ def _failed_in_a_row(study, states) -> int:
     return n
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, digits: int = 4) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:.{digits}g}"
     return str(v).lower() if isinstance(v, bool) else str(v)
