@@ -13,7 +13,7 @@ def _names(space):
 def test_each_task_searches_the_issue_hyperparameters():
     common = ["hidden", "layers", "cell", "dropout", "lr", "batch_size"]
     assert set(_names(search_space("classify"))) == {*common, "bidirectional", "head_dropout"}
-    forecast = search_space("forecast", context={"season": 12, "rows": 144})
+    forecast = search_space("forecast", context={"season": 12, "max_lookback": 40})
     assert set(_names(forecast)) == {*common, "bidirectional", "head_dropout", "lookback"}
     assert set(_names(search_space("textgen"))) == set(common)  # a language model reads forward
     cell = next(p for p in search_space("classify") if p.name == "cell")
@@ -22,18 +22,28 @@ def test_each_task_searches_the_issue_hyperparameters():
 
 
 @pytest.mark.parametrize(
-    ("season", "rows", "lookbacks"),
-    [(12, 144, (12, 24, 36)), (12, 10_000, (12, 24, 36, 48)), (1, 1000, (8, 16, 24, 32)),
-     (24, 50, (24,))],
+    ("season", "longest", "lookbacks"),
+    [(12, 30, (12, 24)), (12, 10_000, (12, 24, 36, 48)), (1, 1000, (8, 16, 24, 32)),
+     (24, 10, (24,))],
 )  # fmt: skip
-def test_forecast_lookback_is_whole_seasons(season, rows, lookbacks):
-    space = search_space("forecast", context={"season": season, "rows": rows})
+def test_forecast_lookback_is_whole_seasons_that_fit(season, longest, lookbacks):
+    space = search_space("forecast", context={"season": season, "max_lookback": longest})
     assert next(p for p in space if p.name == "lookback").choices == lookbacks
+
+
+def test_forecast_context_keeps_training_windows_on_airline():
+    from lstmkit.tune.tasks import TASKS
+
+    context = TASKS["forecast"].context({"source": "airline"}, {})
+    assert context["season"] == 12 and context["rows"] == 144
+    assert 24 <= context["max_lookback"] < 36  # 36 + 12 leaves training too few rows
+    longer = TASKS["forecast"].context({"source": "airline"}, {"horizon": 6})
+    assert longer["max_lookback"] >= 36
 
 
 def test_fixed_options_leave_the_space_and_decide_conditions():
     fixed = {"hidden": 32, "lr": 1e-3, "lookback": 24}
-    space = search_space("forecast", fixed, {"season": 12, "rows": 144})
+    space = search_space("forecast", fixed, {"season": 12, "max_lookback": 40})
     assert not {"hidden", "lr", "lookback"} & set(_names(space))
     assert "dropout" not in _names(search_space("classify", {"layers": 1}))
     assert "dropout" in _names(search_space("classify", {"layers": 3}))

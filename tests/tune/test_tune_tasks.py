@@ -74,8 +74,8 @@ def test_tune_forecast_searches_lookback_in_seasons(tmp_path):
     best = tune("forecast", {"source": "airline"}, {"hidden": 8, "layers": 1, "epochs": 2},
                 out, trials=3, keep_study=False)  # fmt: skip
     _check_outputs(out, 3)
-    looks = {int(r["lookback"]) for r in _rows(out)}
-    assert looks <= {12, 24, 36}
+    assert {int(r["lookback"]) for r in _rows(out)} <= {12, 24}  # 36 leaves too few windows
+    assert best["trials"]["failed"] == 0
     assert "test_mase" in best["test_metrics"] and "baseline_mase" in best["test_metrics"]
     fc = lstmkit.load(out / "best")
     assert fc.lookback_ == best["options"]["lookback"] and fc.horizon_ == 12

@@ -103,18 +103,19 @@ def _classify(context: Mapping[str, Any]) -> list[Param]:
     return params
 
 
-def _lookbacks(season: int, rows: int) -> tuple[int, ...]:
-    """1 to 4 seasons (steps of 8 without a season), at most a quarter of the series."""
+def _lookbacks(season: int, longest: float) -> tuple[int, ...]:
+    """1 to 4 seasons (steps of 8 without a season), no longer than ``longest`` (the longest
+    look-back that leaves enough training windows; at least one season is always offered)."""
     unit = season if season > 1 else 8
-    most = max(1, min(4, rows // 4 // unit))
-    return tuple(unit * k for k in range(1, most + 1))
+    fits = tuple(unit * k for k in range(1, 5) if unit * k <= longest)
+    return fits or (unit,)
 
 
 def _forecast(context: Mapping[str, Any]) -> list[Param]:
     params = _common((16, 256), (1e-4, 1e-2), (16, 32, 64), True)
     params.append(Param("head_dropout", "float", 0.0, 0.5))
-    lookbacks = _lookbacks(context.get("season", 1), context.get("rows", math.inf))
-    text = "1 to 4 seasons (steps of 8 without a season), at most a quarter of the series"
+    lookbacks = _lookbacks(context.get("season", 1), context.get("max_lookback", math.inf))
+    text = "1 to 4 seasons (steps of 8 without a season) that leave 8 training windows"
     params.append(Param("lookback", "categorical", choices=lookbacks, text=text))
     return params
 
@@ -124,7 +125,7 @@ def _textgen(context: Mapping[str, Any]) -> list[Param]:
     return _common((32, 512), (3e-4, 3e-2), (16, 32, 64), False)
 
 
-# task -> builder of its parameters from the data's context (forecast: season and rows)
+# task -> builder of its parameters from the data's context (forecast: season, max_lookback)
 SPACES: dict[str, Callable[[Mapping[str, Any]], list[Param]]] = {
     "classify": _classify,
     "forecast": _forecast,

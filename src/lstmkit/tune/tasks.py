@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # torch loads only when a trial runs
 
 __all__ = ["TASKS", "TaskSpec"]
 
+_MIN_TRAIN_WINDOWS = 8  # a searched forecast look-back leaves training at least this many windows
 Runner = Callable[[dict, dict, Path, Sequence["EpochCallback"]], dict]
 
 
@@ -55,8 +56,12 @@ def _run_forecast(data, options, run_dir, callbacks):
 
 
 def _forecast_context(data: dict, options: dict) -> dict[str, Any]:
+    """The season, and the longest look-back (up to 4 seasons) whose splits leave the training
+    part ``_MIN_TRAIN_WINDOWS`` windows, by the Forecaster's own split rules."""
     from lstmkit.data.series import prepare_frame
     from lstmkit.data.series.baselines import season_for
+    from lstmkit.data.series.windows import split_sizes
+    from lstmkit.estimators.forecaster import DEFAULTS, _test_fraction
     from lstmkit.tasks.forecast import load_data
 
     df, full = load_data(data)
@@ -67,7 +72,20 @@ def _forecast_context(data: dict, options: dict) -> dict[str, Any]:
         features=full["features"],
         freq=options.get("freq"),
     )
-    return {"season": options.get("season") or season_for(frame.freq), "rows": len(frame.data)}
+    d = DEFAULTS | options
+    season, rows = d["season"] or season_for(frame.freq), len(frame.data)
+    horizon = d["horizon"] or (season if season > 1 else 1)
+
+    def fits(lookback: int) -> bool:
+        test = _test_fraction(d, lookback, horizon, rows)
+        try:
+            train = split_sizes(rows, lookback, horizon, d["val_fraction"], test)[0]
+        except ValueError:
+            return False
+        return train - lookback - horizon + 1 >= _MIN_TRAIN_WINDOWS
+
+    longest = max((n for n in range(1, 4 * max(season, 8) + 1) if fits(n)), default=0)
+    return {"season": season, "rows": rows, "max_lookback": longest}
 
 
 def _run_textgen(data, options, run_dir, callbacks):
