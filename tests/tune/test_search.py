@@ -181,3 +181,12 @@ def test_an_interrupted_search_keeps_what_it_found(stub, tmp_path):
     best = json.loads((out / "best.json").read_text())
     assert best["trials"]["total"] == 4 and (out / "best" / "metrics.json").is_file()
     assert not (out / "trials").exists()
+
+
+def test_without_optuna_the_error_names_the_extra(stub, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna raises ImportError
+    with pytest.raises(ValueError, match=r"pip install 'lstmkit\[tune\]'"):
+        _run(stub(), tmp_path / "s", trials=1)
+    assert not (tmp_path / "s").exists()
