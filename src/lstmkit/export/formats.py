@@ -113,7 +113,9 @@ class TorchScriptFormat(_Format):
             tensors = [None if a is None else torch.from_numpy(np.asarray(a)) for a in arrays]
             while tensors and tensors[-1] is None:
                 tensors.pop()
-            with torch.no_grad():
+            # the profiling executor re-specialises per batch size and, measured, runs the
+            # int8 graph at batch 64 1.6x slower than the plain interpreter; fp32 is unaffected
+            with torch.no_grad(), torch.jit.optimized_execution(False):
                 out = module(*tensors)
             out = out if isinstance(out, tuple | list) else (out,)
             return [o.numpy() for o in out]
