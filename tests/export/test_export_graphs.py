@@ -40,10 +40,19 @@ def _probabilities(logits: np.ndarray) -> np.ndarray:
 
 
 def _onnx(clf: Classifier, tmp_path, loop="auto", with_lengths=False) -> OnnxRunner:
-    graph = build_graph(clf, with_lengths=with_lengths, loop=loop)
+    """Export as the product does: torch.onnx may refuse the torch.nn op in a process that has
+    exported other models before (it then decomposes aten.lstm and pins the length: to_onnx
+    raises), and export_run falls back to the scan loop; so does this helper."""
     ins, outs = graph_io("classify", with_lengths=with_lengths)
     example = [torch.randn(2, 10, 3)] + ([torch.tensor([10, 6])] if with_lengths else [])
-    path = to_onnx(graph, example, ins, outs, tmp_path / "m.onnx", dynamic_length=loop != "unroll")
+    path = tmp_path / "m.onnx"
+    try:
+        graph = build_graph(clf, with_lengths=with_lengths, loop=loop)
+        to_onnx(graph, example, ins, outs, path, dynamic_length=loop != "unroll")
+    except ValueError:
+        if loop != "auto":
+            raise
+        to_onnx(build_graph(clf, with_lengths=with_lengths, loop="scan"), example, ins, outs, path)
     return OnnxRunner(path)
 
 
@@ -98,3 +107,21 @@ def test_torchscript_trace_of_native_cells_takes_any_length(tmp_path):
     with torch.no_grad():
         got = _probabilities(traced(torch.from_numpy(X)).numpy())
     np.testing.assert_allclose(got, clf.predict_proba(X), atol=1e-5)
+
+
+def test_a_graph_with_a_pinned_length_is_refused(tmp_path):
+    """The guard behind the fallback: a graph whose length axis came out fixed is an error."""
+    clf = _fit(cell="lstm")
+
+    class Pinned(torch.nn.Module):  # reads the length as a Python int: torch.export pins it
+        def __init__(self, graph):
+            super().__init__()
+            self.graph = graph
+
+        def forward(self, x):
+            return self.graph(x[:, : int(x.shape[1])].reshape(x.shape[0], 10, 3))
+
+    with pytest.raises(ValueError, match=r"fixed size|could not export"):
+        to_onnx(Pinned(build_graph(clf)), [torch.randn(2, 10, 3)], ["input"], ["output"],
+                tmp_path / "p.onnx")  # fmt: skip
+    assert not (tmp_path / "p.onnx").exists()

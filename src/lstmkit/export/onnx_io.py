@@ -62,6 +62,7 @@ def to_onnx(
     path = Path(path)
 
     def write(tmp: str) -> None:
+        torch._dynamo.reset()  # an earlier export's caches can pin this one's sizes
         with warnings.catch_warnings(), _quiet_exporter():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
@@ -76,6 +77,7 @@ def to_onnx(
                 verbose=False,
             )
             program.save(tmp)
+        _check_dynamic(tmp, input_names, dynamic_length)
 
     try:
         atomic_write_file(path, write)
@@ -87,6 +89,26 @@ def to_onnx(
             f"torch.onnx could not export this model: {summary[0] if summary else type(e)}"
         ) from e
     return path
+
+
+def _check_dynamic(path: str, input_names: Sequence[str], dynamic_length: bool) -> None:
+    """torch.onnx falls back to other capture strategies when torch.export fails, and one of
+    them can fix a dynamic dimension to the example's size without an error: refuse that graph
+    (the caller then tries another loop form)."""
+    import onnx
+
+    graph = onnx.load(path, load_external_data=False).graph
+    for inp in graph.input:
+        if inp.name not in input_names:
+            continue
+        dims = inp.type.tensor_type.shape.dim
+        wanted = {"input": [0, 1] if dynamic_length else [0], "lengths": [0]}.get(inp.name, [1])
+        fixed = [i for i in wanted if i < len(dims) and not dims[i].dim_param]
+        if fixed:
+            raise ValueError(
+                f"torch.onnx made axis {fixed[0]} of {inp.name!r} a fixed size "
+                f"({dims[fixed[0]].dim_value}) instead of a dynamic one"
+            )
 
 
 class _quiet_exporter:
