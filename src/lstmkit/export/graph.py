@@ -41,8 +41,7 @@ def run_scan(
     (``steps.py``), as one loop op that ONNX can carry (x: time-major (L, N, I))."""
     from torch._higher_order_ops.scan import scan
 
-    names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] + [e.name for e in spec.extras]
-    p = {n: v for n, v in zip(names, params, strict=True) if v is not None}
+    p = spec.layer_dict(params)
     step = STEPS[spec.name]
     xp = torch.nn.functional.linear(x, p["weight_ih"], p.get("bias_ih"))  # (L, N, G)
     if not spec.has_cell_state:  # gru: the carry is h alone

@@ -41,6 +41,15 @@ class CellSpec:
     torch_native: bool = False  # torch.nn.LSTM / torch.nn.GRU compute exactly this cell
 
     @property
+    def param_keys(self) -> tuple[str, ...]:
+        """Names of one layer's parameters in kernel order, without the layer suffix."""
+        return ("weight_ih", "weight_hh", "bias_ih", "bias_hh", *(e.name for e in self.extras))
+
+    def layer_dict(self, params: list) -> dict[str, Tensor]:
+        """[w_ih, w_hh, b_ih, b_hh, *extras] (None for an absent bias) -> {name: tensor}."""
+        return {n: v for n, v in zip(self.param_keys, params, strict=True) if v is not None}
+
+    @property
     def record_keys(self) -> tuple[str, ...]:
         gates = ("i", "f", "g", "o") if self.has_cell_state else self.gates
         return (*gates, "c", "h") if self.has_cell_state else (*gates, "h")
@@ -124,8 +133,7 @@ def run_reference(
 
     ``probe`` (L, N, H), zeros, is added to each step's h before the next step reads it: its
     gradient is the total dLoss/dh_t (see ``LSTM.forward``)."""
-    names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] + [e.name for e in spec.extras]
-    p = {n: v for n, v in zip(names, params, strict=True) if v is not None}
+    p = spec.layer_dict(params)
     step = STEPS[spec.name]
     xp = F.linear(x, p["weight_ih"], p.get("bias_ih"))  # (L, N, G)
     h, c = h0, c0
