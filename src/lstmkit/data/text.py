@@ -269,6 +269,7 @@ class StreamBatches:
                 f"least {batch_size + 1}: use a longer text or a smaller batch size"
             )
         self.batch_size, self.bptt, self.steps = batch_size, bptt, steps
+        self.ids = ids
         used = ids[: batch_size * steps + 1]
         self.x = used[:-1].view(batch_size, steps)  # (N, S)
         self.y = used[1:].view(batch_size, steps)  # (N, S), next tokens
@@ -280,6 +281,25 @@ class StreamBatches:
 
     def __len__(self) -> int:
         return (self.steps + self.bptt - 1) // self.bptt
+
+    def shard(self, rank: int, world_size: int) -> StreamBatches:
+        """This process's streams in a ``world_size``-process run: the text is laid out as
+        ``world_size * batch_size`` streams and rank r reads rows [r * N, (r + 1) * N), so every
+        rank runs the same number of chunks and the batch size stays per process."""
+        from lstmkit.train.batches import check_rank
+
+        check_rank(rank, world_size)
+        if world_size == 1:
+            return self
+        try:
+            whole = StreamBatches(self.ids, self.batch_size * world_size, self.bptt)
+        except ValueError as e:
+            shape = f"{world_size} processes x batch size {self.batch_size}"
+            raise ValueError(f"{e} ({shape})") from None
+        rows = slice(rank * self.batch_size, (rank + 1) * self.batch_size)
+        whole.x, whole.y = whole.x[rows], whole.y[rows]  # (N, S') each
+        whole.batch_size = self.batch_size
+        return whole
 
     def batches(self, generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, ...]]:
         for start in range(0, self.steps, self.bptt):

@@ -22,6 +22,7 @@ from lstmkit.data import stratified_split
 from lstmkit.estimators._saved import SavedEstimator
 from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
 from lstmkit.runs import merge_config
+from lstmkit.train import distributed
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.trainer import EpochCallback, Trainer
@@ -173,7 +174,7 @@ class Classifier(SavedEstimator):
         names = tuple(str(v) for v in self.classes_)
         self.config_ = ClassifierConfig(fc, len(names), self.model_options["head_dropout"], names)
         self.model_ = SequenceClassifier(self.config_)
-        if run_dir is not None:
+        if run_dir is not None and distributed.is_main():  # rank 0 writes the run directory
             merge_config(run_dir, self._config_dict())
         train = self._batches(
             X[keep], y_idx[keep], None if lengths is None else lengths[keep], True

@@ -36,6 +36,7 @@ from lstmkit.estimators._saved import SavedEstimator
 from lstmkit.models.features import FeatureConfig
 from lstmkit.models.forecast import ForecastConfig, ForecastModel, pinball_loss
 from lstmkit.runs import merge_config
+from lstmkit.train import distributed
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.trainer import EpochCallback, Trainer
@@ -240,7 +241,7 @@ class Forecaster(SavedEstimator):
         self.train_config = c = replace(c, epochs=epochs)
         torch.manual_seed(c.seed)
         self.model_ = ForecastModel(cfg)
-        if run_dir is not None:
+        if run_dir is not None and distributed.is_main():  # rank 0 writes the run directory
             merge_config(run_dir, self._config_dict())
         train = TensorBatches((train_x, self._encode(train_y)), c.batch_size, True)
         val_x, val_y, _ = self._windows(prep, "val")

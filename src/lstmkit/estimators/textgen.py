@@ -20,11 +20,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from lstmkit.data.text import TOKENIZERS, StreamBatches, split_text, tokenizer_from_dict
 from lstmkit.estimators._saved import SavedEstimator
 from lstmkit.models.language import LanguageConfig, LanguageModel, filter_logits
 from lstmkit.runs import merge_config
+from lstmkit.train import distributed
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.trainer import EpochCallback, Trainer
 
@@ -132,7 +134,7 @@ class TextGenerator(SavedEstimator):
         log.info("textgen: %d training and %d validation %ss, vocabulary %d, %d chunks of "
                  "%dx%d per epoch", train.tokens, 0 if val is None else val.tokens, m["level"],
                  len(self.tokenizer_), len(train), c.batch_size, m["bptt"])  # fmt: skip
-        if run_dir is not None:
+        if run_dir is not None and distributed.is_main():  # rank 0 writes the run directory
             merge_config(run_dir, self._config_dict())
         trainer = Trainer(self.model_, c, _StreamLoss(), _Evaluate(m["level"]), run_dir, progress,
                           callbacks)  # fmt: skip
@@ -238,7 +240,7 @@ class _StreamLoss:
     def __init__(self) -> None:
         self.state = None
 
-    def __call__(self, model: LanguageModel, batch: tuple) -> tuple[torch.Tensor, int]:
+    def __call__(self, model: LanguageModel | nn.Module, batch: tuple) -> tuple[torch.Tensor, int]:
         x, y, reset = batch  # x, y (N, L)
         state = None if bool(reset) else self.state
         logits, state = model(x, state)  # (N, L, V)
@@ -270,9 +272,9 @@ class _Evaluate:
         return {"loss": loss, "perplexity": math.exp(loss) if loss < 700 else math.inf}
 
 
-def _carry(model: LanguageModel, state: tuple) -> tuple:
+def _carry(model: LanguageModel | nn.Module, state: tuple) -> tuple:
     """The state to start the next chunk from: detached (truncated BPTT) and in the weights'
-    dtype (autocast may hand back bf16 states)."""
-    dtype = model.embedding.weight.dtype
+    dtype (autocast may hand back bf16 states). ``model`` may be DDP-wrapped (``.module``)."""
+    dtype = getattr(model, "module", model).embedding.weight.dtype
     h, c = state
     return h.detach().to(dtype), None if c is None else c.detach().to(dtype)

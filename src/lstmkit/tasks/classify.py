@@ -2,6 +2,7 @@
 
 Everything needed to re-run it sits in config.json (``data`` and ``options``), so that
 ``lstmkit resume`` repeats exactly the same data preparation and continues the training.
+In a data-parallel run every process trains and rank 0 alone writes and evaluates.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from lstmkit.estimators import Classifier
-from lstmkit.runs import read_config
+from lstmkit.runs import merge_config, read_config
+from lstmkit.train import distributed
 from lstmkit.train.checkpoint import atomic_write_json
 from lstmkit.train.metrics import classification_metrics
 from lstmkit.train.trainer import EpochCallback
@@ -49,13 +51,17 @@ def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool
                  callbacks: Sequence[EpochCallback] = ()) -> dict:  # fmt: skip
     """Train (or resume) and evaluate; returns the flat metrics written to metrics.json.
 
-    ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks (``lstmkit tune``)."""
+    ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks (``lstmkit tune``).
+    In a data-parallel run the ranks other than 0 return ``{}`` once trained."""
     run_dir = Path(run_dir)
     data = {"test_fraction": 0.2, "seed": options.get("seed", 0)} | data
-    train, test = load_split(data)
-    if not resume:
-        atomic_write_json(run_dir / "config.json", {"task": "classify", "data": data,
-                                                    "options": options})  # fmt: skip
+    train, test = distributed.main_first(lambda: load_split(data))
+    world = distributed.world_size()
+    if distributed.is_main() and not resume:
+        config = {"task": "classify", "data": data, "options": options, "world_size": world}
+        atomic_write_json(run_dir / "config.json", config)
+    elif distributed.is_main():
+        merge_config(run_dir, {"world_size": world})
     log.info("classify: %d training and %d test sequences of length %d with %d channels, "
              "%d classes", len(train), len(test), train.X.shape[1], train.X.shape[2],
              len(train.classes))  # fmt: skip
@@ -65,12 +71,15 @@ def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool
         progress=progress, resume=resume, callbacks=callbacks,
     )  # fmt: skip
     log.info("trained in %.1f s", time.perf_counter() - t0)
+    if not distributed.is_main():
+        return {}
     metrics = _evaluate(clf, test.X, test.lengths, test.y, run_dir)
     metrics = {
         "task": "classify",
         "epochs_run": len(clf.history_),
         "train_seconds": round(clf.trainer_.train_seconds, 3),
         "params": sum(p.numel() for p in clf.model_.parameters()),
+        "world_size": world,
         **metrics,
         "best_epoch": clf.trainer_.best_epoch,
         "clipped_steps": clf.trainer_.clip_count,

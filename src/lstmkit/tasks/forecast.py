@@ -18,7 +18,8 @@ import pandas as pd
 from lstmkit.data.series import forecast_metrics, load_table, prepare_frame
 from lstmkit.data.series.pipeline import PipelineConfig, SeriesPipeline
 from lstmkit.estimators.forecaster import Forecaster
-from lstmkit.runs import read_config
+from lstmkit.runs import merge_config, read_config
+from lstmkit.train import distributed
 from lstmkit.train.checkpoint import atomic_write_json, atomic_write_text
 from lstmkit.train.trainer import EpochCallback
 from lstmkit.viz import plot_loss
@@ -54,13 +55,16 @@ def run_forecast(
 ) -> dict:
     """Train (or resume) and score; returns the flat metrics written to metrics.json.
 
-    ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks (``lstmkit tune``)."""
+    ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks (``lstmkit tune``).
+    In a data-parallel run every process trains, rank 0 alone writes; the others return ``{}``."""
     run_dir = Path(run_dir)
-    df, data = load_data(data)
-    if not resume:
-        atomic_write_json(
-            run_dir / "config.json", {"task": "forecast", "data": data, "options": options}
-        )
+    df, data = distributed.main_first(lambda: load_data(data))
+    world = distributed.world_size()
+    if distributed.is_main() and not resume:
+        config = {"task": "forecast", "data": data, "options": options, "world_size": world}
+        atomic_write_json(run_dir / "config.json", config)
+    elif distributed.is_main():
+        merge_config(run_dir, {"world_size": world})
     t0 = time.perf_counter()
     fc = Forecaster(**options).fit(
         df,
@@ -73,11 +77,14 @@ def run_forecast(
         callbacks=callbacks,
     )
     log.info("trained in %.1f s", time.perf_counter() - t0)
+    if not distributed.is_main():
+        return {}
     metrics = {
         "task": "forecast",
         "epochs_run": len(fc.history_),
         "train_seconds": round(fc.trainer_.train_seconds, 3),
         "params": sum(p.numel() for p in fc.model_.parameters()),
+        "world_size": world,
         **{k: _round(v) for k, v in fc.test_metrics_.items()},
         "lookback": fc.lookback_,
         "horizon": fc.horizon_,

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from lstmkit.data.text import load_text, split_text
 from lstmkit.estimators.textgen import TextGenerator
-from lstmkit.runs import read_config
+from lstmkit.runs import merge_config, read_config
+from lstmkit.train import distributed
 from lstmkit.train.checkpoint import atomic_write_json, atomic_write_text
 from lstmkit.train.trainer import EpochCallback
 from lstmkit.viz import plot_loss
@@ -45,20 +46,26 @@ def run_textgen(data: dict | str, options: dict, run_dir: str | Path, *, resume:
 
     ``data``: ``{"source": "kjv" | "file.txt", "test_fraction": 0.05}`` (a bare source is fine).
     ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks (``lstmkit tune``).
+    In a data-parallel run every process trains, rank 0 alone writes; the others return ``{}``.
     """
     run_dir = Path(run_dir)
     if isinstance(data, str):
         data = {"source": data}
     data = {"test_fraction": 0.05} | data
     TextGenerator(**options)  # validate the options before anything is written
-    train_text, test_text = load_parts(data)
-    if not resume:
-        atomic_write_json(run_dir / "config.json", {"task": "textgen", "data": data,
-                                                    "options": options})  # fmt: skip
+    train_text, test_text = distributed.main_first(lambda: load_parts(data))
+    world = distributed.world_size()
+    if distributed.is_main() and not resume:
+        config = {"task": "textgen", "data": data, "options": options, "world_size": world}
+        atomic_write_json(run_dir / "config.json", config)
+    elif distributed.is_main():
+        merge_config(run_dir, {"world_size": world})
     t0 = time.perf_counter()
     gen = TextGenerator(**options).fit(train_text, run_dir=run_dir, progress=progress,
                                        resume=resume, callbacks=callbacks)  # fmt: skip
     log.info("trained in %.1f s", time.perf_counter() - t0)
+    if not distributed.is_main():
+        return {}
     level = gen.level
     test = gen.evaluate(test_text)
     trainer = gen.trainer_
@@ -68,6 +75,7 @@ def run_textgen(data: dict | str, options: dict, run_dir: str | Path, *, resume:
         "epochs_run": len(gen.history_),
         "train_seconds": round(trainer.train_seconds, 3),
         "params": sum(p.numel() for p in gen.model_.parameters()),
+        "world_size": world,
         "level": level,
     }
     if level == "char":

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-__all__ = ["TensorBatches", "epoch_generator"]
+__all__ = ["TensorBatches", "check_rank", "epoch_generator", "shard_indices"]
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -16,8 +16,37 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
+def check_rank(rank: int, world_size: int) -> None:
+    """A ValueError unless ``world_size`` is a positive integer and ``rank`` lies in [0, it)."""
+    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
+        raise ValueError(f"world_size must be a positive integer, got {world_size!r}")
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+        raise ValueError(f"rank must be an integer in [0, {world_size}), got {rank!r}")
+
+
+def shard_indices(order: Tensor, rank: int, world_size: int) -> Tensor:
+    """Rank ``rank``'s part of an epoch's sample ``order`` (N,) in a ``world_size``-process run,
+    as torch's DistributedSampler deals it: the order is padded by wrapping around to a multiple
+    of ``world_size``, then rank r takes positions r, r + W, r + 2W, ... Every rank gets
+    ceil(N / W) indices (so all take the same number of steps); together they cover every sample,
+    the at most W - 1 padding ones twice."""
+    check_rank(rank, world_size)
+    n = len(order)
+    if n == 0:
+        raise ValueError("cannot shard an empty order")
+    per_rank = -(-n // world_size)  # ceil
+    total = per_rank * world_size
+    if total > n:
+        order = order.repeat(-(-total // n))[:total]  # wrap around (repeatedly if N < W)
+    return order[rank:total:world_size]
+
+
 class TensorBatches:
-    """Mini-batches of aligned tensors (first dimension N); ``None`` entries pass through."""
+    """Mini-batches of aligned tensors (first dimension N); ``None`` entries pass through.
+
+    ``shard(rank, world_size)``: the same batches for one process of a data-parallel run, which
+    sees only its ``shard_indices`` of every epoch's order (the same permutation on every rank).
+    """
 
     def __init__(self, tensors: tuple[Tensor | None, ...], batch_size: int, shuffle: bool) -> None:
         present = [t for t in tensors if t is not None]
@@ -27,15 +56,31 @@ class TensorBatches:
         if any(t.shape[0] != self.n for t in present):
             raise ValueError(f"tensors differ in length: {[t.shape[0] for t in present]}")
         self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
+        self.rank, self.world_size = 0, 1
+
+    def shard(self, rank: int, world_size: int) -> TensorBatches:
+        """This process's batches in a ``world_size``-process run: ceil(N / world_size) samples
+        per epoch, in batches of ``batch_size`` (the batch size is per process)."""
+        check_rank(rank, world_size)
+        out = TensorBatches(self.tensors, self.batch_size, self.shuffle)
+        out.rank, out.world_size = rank, world_size
+        return out
+
+    @property
+    def samples(self) -> int:
+        """Samples this process sees per epoch (N outside a data-parallel run)."""
+        return -(-self.n // self.world_size)
 
     def __len__(self) -> int:
-        return (self.n + self.batch_size - 1) // self.batch_size
+        return (self.samples + self.batch_size - 1) // self.batch_size
 
     def batches(self, generator: torch.Generator | None = None) -> Iterator[tuple]:
         if self.shuffle:
             order = torch.randperm(self.n, generator=generator)
         else:
             order = torch.arange(self.n)
-        for start in range(0, self.n, self.batch_size):
+        if self.world_size > 1:
+            order = shard_indices(order, self.rank, self.world_size)
+        for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             yield tuple(None if t is None else t[idx] for t in self.tensors)

@@ -11,6 +11,15 @@ checkpoint is written (``epoch`` counts from 1; ``record`` is a copy of the epoc
 ``loss``, ``val_loss``, ...). An exception raised by a callback (``optuna.TrialPruned``, for
 example) stops the training and propagates out of ``fit``; the run directory then holds the
 checkpoint of that epoch.
+
+Data-parallel runs (``lstmkit.train.distributed``: a process group is joined): each process
+trains on its shard of every epoch's order through DistributedDataParallel, so ``batch_size`` is
+per process and one step sees ``world_size * batch_size`` samples; the learning rate is not
+scaled. The validation split is evaluated by rank 0 alone (the numbers of the single-process
+evaluation of the same weights) and shared, so the history, early stopping and the schedule
+decide the same on every rank; callbacks run on every rank and must decide alike too. Only rank
+0 writes files; the checkpoint holds every rank's RNG state, so a data-parallel run resumes
+exactly too (with the same number of processes).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from lstmkit.train import distributed
 from lstmkit.train.batches import TensorBatches, epoch_generator
 from lstmkit.train.checkpoint import atomic_write_text, load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
@@ -79,7 +89,9 @@ class Trainer:
         self.step_loss, self.evaluate = step_loss, evaluate
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = progress
-        self.device = torch.device(config.device)
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()
+        self.writes = self.run_dir is not None and self.rank == 0  # only rank 0 writes files
+        self.device = distributed.local_device(config.device)
         self.model.to(self.device)
         self.optimizer = make_optimizer(model, config)
         self.history: list[dict[str, float]] = []
@@ -95,8 +107,17 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def resume_from(self, path: str | Path) -> None:
-        """Restore everything a checkpoint holds; ``fit`` then continues after its epoch."""
-        ck = load_safe(path, map_location=self.device)
+        """Restore everything a checkpoint holds; ``fit`` then continues after its epoch.
+        In a data-parallel run rank 0 reads the file and hands its content to the others."""
+        if self.world_size == 1:
+            ck = load_safe(path, map_location=self.device)
+        else:
+            ck = distributed.on_main(lambda: load_safe(path))
+            saved = len(ck.get("rng_ranks") or [None])
+            if saved != self.world_size:
+                log.warning("%s was written by %d process(es), resumed by %d: the run continues "
+                            "but will not repeat the uninterrupted one exactly", path, saved,
+                            self.world_size)  # fmt: skip
         self.model.load_state_dict(ck["model"])
         self.optimizer.load_state_dict(ck["optimizer"])
         self.history = list(ck["history"])
@@ -107,8 +128,9 @@ class Trainer:
         self.stopped_early = ck["stopped_early"]
         self._resume = ck
 
-    def _checkpoint(self, epoch: int, schedule: LRSchedule) -> dict:
-        return {
+    def _checkpoint(self, epoch: int, schedule: LRSchedule, rngs: list[Tensor] | None) -> dict:
+        extra = {} if rngs is None else {"rng_ranks": rngs}  # every rank's, in rank order
+        return extra | {
             "epoch": epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -127,12 +149,20 @@ class Trainer:
     # ------------------------------------------------------------------ training
     def fit(self, train: TensorBatches, val: TensorBatches | None = None) -> list[dict[str, float]]:
         c = self.config
+        step_model = self.model  # what the training steps call: DDP-wrapped in a parallel run
+        if self.world_size > 1:
+            if not hasattr(train, "shard"):
+                raise TypeError(f"{type(train).__name__} cannot be split across processes")
+            train = train.shard(self.rank, self.world_size)
+            step_model = distributed.wrap(self.model, self.device)
         schedule = LRSchedule(c, len(train))
         if self._resume is not None:
             schedule.load_state_dict(self._resume["schedule"])
-            torch.set_rng_state(self._resume["rng"])
+            rngs = self._resume.get("rng_ranks")
+            same = rngs is not None and len(rngs) == self.world_size
+            torch.set_rng_state(rngs[self.rank] if same else self._resume["rng"])
         else:
-            torch.manual_seed(c.seed)  # dropout and other in-training randomness
+            torch.manual_seed(c.seed + self.rank)  # dropout etc.; its own stream on every rank
         autocast = (
             torch.autocast(self.device.type, dtype=torch.bfloat16)
             if c.precision == "bf16"
@@ -142,25 +172,37 @@ class Trainer:
             if self.stopped_early:
                 break
             t0 = time.perf_counter()
-            row = self._train_epoch(epoch, train, schedule, autocast)
+            row = self._train_epoch(epoch, step_model, train, schedule, autocast)
             if val is not None:
-                with torch.no_grad(), autocast:
-                    self.model.eval()
-                    row |= {f"val_{k}": v for k, v in self.evaluate(self.model, val).items()}
+                row |= {f"val_{k}": v for k, v in self._validate(val, autocast).items()}
             self.train_seconds += time.perf_counter() - t0
             row["seconds"] = time.perf_counter() - t0
             self._end_epoch(epoch, row, schedule)
+        del step_model  # drops the DDP wrapper (and its gradient hooks) of a parallel run
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)  # best weights restored
         return self.history
 
-    def _train_epoch(self, epoch: int, train: TensorBatches, schedule: LRSchedule, autocast):
+    def _validate(self, val: TensorBatches, autocast) -> dict[str, float]:
+        """The task's evaluation of the validation split: on rank 0 only in a parallel run,
+        whose numbers every rank receives."""
+
+        def evaluate() -> dict[str, float]:
+            with torch.no_grad(), autocast:
+                self.model.eval()
+                return self.evaluate(self.model, val)
+
+        return distributed.on_main(evaluate)
+
+    def _train_epoch(
+        self, epoch: int, model: nn.Module, train: TensorBatches, schedule: LRSchedule, autocast
+    ) -> dict:
         c = self.config
         self.model.train()
         total, count, clipped, steps = 0.0, 0, 0, 0
         batches = train.batches(epoch_generator(c.seed, epoch))
         bar = None
-        if self.progress and sys.stderr.isatty():
+        if self.progress and self.rank == 0 and sys.stderr.isatty():
             from tqdm import tqdm
 
             bar = tqdm(batches, total=len(train), desc=f"epoch {epoch + 1}/{c.epochs}",
@@ -172,7 +214,7 @@ class Trainer:
                 group["lr"] = lr
             batch = tuple(None if t is None else t.to(self.device) for t in batch)
             with autocast:
-                loss, n = self.step_loss(self.model, batch)
+                loss, n = self.step_loss(model, batch)
             objective = loss + self._l1() if c.l1 else loss
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
@@ -185,7 +227,9 @@ class Trainer:
             steps += 1
             if bar is not None:
                 bar.set_postfix(loss=f"{total / count:.4f}", lr=f"{lr:.2e}")
-        self.clip_count += clipped
+        self.clip_count += clipped  # the same on every rank: the averaged gradients are
+        if self.world_size > 1:
+            total, count = distributed.all_reduce_sums([total, count])  # the whole epoch's mean
         return {"epoch": epoch + 1, "loss": total / max(count, 1), "lr": lr,
                 "clipped_fraction": clipped / max(steps, 1)}  # fmt: skip
 
@@ -207,7 +251,7 @@ class Trainer:
         if score < self.best_score - 1e-12:
             self.best_score, self.best_epoch, self.bad_epochs = score, epoch + 1, 0
             self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            if self.run_dir is not None:
+            if self.writes:
                 save_atomic(self.best_state, self.run_dir / "model.pt")
         else:
             self.bad_epochs += 1
@@ -221,8 +265,12 @@ class Trainer:
         shown = epoch == 0 or (epoch + 1) % every == 0 or epoch + 1 == c.epochs
         level = logging.INFO if shown or self.stopped_early else logging.DEBUG
         log.log(level, "%s%s", msg, " (early stop)" if self.stopped_early else "")
-        if self.run_dir is not None:
-            save_atomic(self._checkpoint(epoch + 1, schedule), self.run_dir / "checkpoint.pt")
+        rngs = None
+        if self.world_size > 1:  # collective: every rank sends its RNG state to the checkpoint
+            rngs = distributed.all_gather_object(torch.get_rng_state())
+        if self.writes:
+            state = self._checkpoint(epoch + 1, schedule, rngs)
+            save_atomic(state, self.run_dir / "checkpoint.pt")
             atomic_write_text(self.run_dir / "history.csv", history_csv(self.history))
         for callback in self.callbacks:
             callback(epoch + 1, dict(row))
