@@ -1,19 +1,30 @@
-"""Under autocast (``--precision bf16``) the recurrence runs in the parameters' dtype.
-
-lstmkit's kernels and torch's oneDNN LSTM have no bf16 path on the CPU, so the layer takes a bf16
-input from an earlier autocast layer, computes in float32 and gives float32 back; the result is
-the float32 result of the bf16-rounded input.
+"""Under autocast (``--precision bf16``) the recurrence runs in bf16 only where a kernel has a bf16
+path: torch's oneDNN LSTM on a CPU with bf16 instructions. Everywhere else (lstmkit's kernels,
+torch's GRU, oneDNN without bf16) the layer takes a bf16 input from an earlier autocast layer,
+computes in float32 and gives float32 back: the float32 result of the bf16-rounded input.
 """
 
 import pytest
 import torch
 
+import lstmkit.nn.lstm as lstm_module
 from lstmkit.nn import LSTM, LSTMCell
+
+ONEDNN_BF16 = lstm_module._mkldnn_bf16()
+
+
+@pytest.fixture(params=[False, True], ids=["no-bf16-cpu", "bf16-cpu"])
+def onednn_bf16(request, monkeypatch):
+    """Both worlds on any machine: a CPU without bf16 LSTM (forced), and this one's if it has."""
+    if request.param and not ONEDNN_BF16:
+        pytest.skip("this CPU's oneDNN has no bf16 LSTM")
+    monkeypatch.setattr(lstm_module, "_mkldnn_bf16", lambda: request.param)
+    return request.param
 
 
 @pytest.mark.parametrize("backend", ["auto", "torch", "fused", "reference"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "layernorm"])
-def test_lstm_under_cpu_autocast(backend, cell):
+def test_lstm_under_cpu_autocast(backend, cell, onednn_bf16):
     if backend == "torch" and cell == "layernorm":
         pytest.skip("torch has no layer-normalised LSTM")
     torch.manual_seed(0)
@@ -24,12 +35,30 @@ def test_lstm_under_cpu_autocast(backend, cell):
         z = front(x)
         assert z.dtype == torch.bfloat16  # what an autocast front end hands over
         out, (h, _) = m(z)
-    assert out.dtype == torch.float32 and h.dtype == torch.float32
     expected, _ = m(z.float())
-    torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
-    out.sum().backward()
+    bf16 = onednn_bf16 and cell == "lstm" and backend in ("auto", "torch")
+    if bf16:  # oneDNN's bf16 LSTM: bf16 out, close to float32
+        assert out.dtype == torch.bfloat16 and h.dtype == torch.bfloat16
+        torch.testing.assert_close(out.float(), expected, rtol=0, atol=0.05)
+    else:
+        assert out.dtype == torch.float32 and h.dtype == torch.float32
+        torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
+    out.float().sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
+    assert all(p.grad.dtype == torch.float32 for p in m.parameters())  # fp32 master weights
     assert front.weight.grad is not None
+
+
+def test_bf16_lstm_with_lengths(onednn_bf16):
+    torch.manual_seed(1)
+    m = LSTM(4, 6, num_layers=2, bidirectional=True)
+    x = torch.randn(5, 9, 4)
+    lengths = torch.tensor([9, 3, 6, 1, 9])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = m(x, lengths=lengths)
+    expected, _ = m(x, lengths=lengths)
+    torch.testing.assert_close(out.float(), expected, rtol=0, atol=0.05 if onednn_bf16 else 1e-6)
+    assert (out[1, 3:] == 0).all()  # padding stays zero
 
 
 def test_cell_under_cpu_autocast():
