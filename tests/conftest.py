@@ -10,6 +10,7 @@ outputs plus the gradient of every input (``d<name>``) and every parameter (``d<
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -101,18 +102,25 @@ def rnn(
     return {"output": out, "h_n": h_n, "c_n": c_n}
 
 
-_ONE_THREAD_DIRS = ("nn", "kernels")
+_ONE_THREAD_DIRS = ("nn", "kernels", "textgen", "inspect", "export")
 
 
 @pytest.fixture(autouse=True)
 def _one_thread_for_tiny_tensors(request: pytest.FixtureRequest):
-    """tests/nn and tests/kernels use tiny tensors: on a shared small machine, intra-op threads
-    only add contention (10x slower measured), so those tests run single-threaded."""
+    """The tests of _ONE_THREAD_DIRS use tiny tensors: on a shared small machine, intra-op
+    threads only add contention (10x slower measured), so those tests run single-threaded."""
     if request.path.parent.name not in _ONE_THREAD_DIRS:
         yield
         return
+    with torch_threads(1):
+        yield
+
+
+@contextmanager
+def torch_threads(n: int):
+    """torch's intra-op threads set to ``n`` inside, restored after."""
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(n)
     try:
         yield
     finally:
@@ -138,9 +146,7 @@ def tiny_runs(tmp_path_factory) -> SimpleNamespace:
     from lstmkit.tasks.textgen import run_textgen
 
     root = tmp_path_factory.mktemp("tiny_runs")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         classify = root / "classify"
         run_classify(
             {"source": "digits"},
@@ -163,8 +169,6 @@ def tiny_runs(tmp_path_factory) -> SimpleNamespace:
             {"hidden": 24, "layers": 1, "batch_size": 8, "bptt": 16, "lr": 0.01, "epochs": 1},
             textgen,
         )
-    finally:
-        torch.set_num_threads(threads)
     return SimpleNamespace(
         classify=classify, forecast=forecast, textgen=textgen, textgen_text=text_file
     )

@@ -17,14 +17,6 @@ pytest.importorskip("onnxscript")
 from lstmkit.export.onnx_io import OnnxRunner, to_onnx
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _fit(**options) -> Classifier:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(48, 10, 3)).astype(np.float32) * 2 + 1

@@ -8,17 +8,6 @@ import torch
 from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: extra intra-op threads only add contention on a small shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @pytest.fixture
 def classifier():
     """``classifier(**feature_options)``: a SequenceClassifier over 3 channels, 4 classes, seeded,
