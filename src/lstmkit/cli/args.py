@@ -67,6 +67,9 @@ def add_common_train_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, help="the same seed gives the same run")
     t.add_argument("--device", help="cpu, cuda, cuda:1, ...")
     t.add_argument("--precision", choices=["fp32", "bf16"])
+    t.add_argument("--nproc", type=positive_int, metavar="N",
+                   help="data-parallel processes on this machine (torch.distributed; default 1); "
+                   "--batch-size is per process")  # fmt: skip
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="RUN_DIR", help="run directory (default runs/<task>-<time>)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing run directory")

@@ -191,14 +191,18 @@ def forecast_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
 
 
 def cmd_train_forecast(args: argparse.Namespace) -> int:
-    from lstmkit.runs import prepare_run_dir, run_or_clean_up
+    from lstmkit.cli.launch import run_training
     from lstmkit.tasks.forecast import run_forecast
 
     data, options = forecast_inputs(args)
-    run_dir = prepare_run_dir(args.out, "forecast", args.overwrite)
-    metrics = run_or_clean_up(run_dir, lambda: run_forecast(data, options, run_dir, progress=True))
-    _print_summary(metrics, run_dir)
-    return 0
+    return run_training(
+        args,
+        "forecast",
+        lambda run_dir: run_forecast(data, options, run_dir, progress=True),
+        _print_summary,
+        device=options.get("device", "cpu"),
+        nproc=args.nproc or 1,
+    )
 
 
 def _print_summary(metrics: dict, run_dir: Path) -> None:
@@ -226,14 +230,19 @@ def _print_summary(metrics: dict, run_dir: Path) -> None:
     )
 
 
-def resume_forecast(run_dir: Path, config: dict) -> int:
-    """``lstmkit resume`` for a forecast run (called by train_cmds.cmd_resume)."""
+def resume_forecast(run_dir: Path, config: dict):
+    """``lstmkit resume`` of a forecast run: its work and report (train_cmds.cmd_resume runs
+    them)."""
     from lstmkit.tasks.forecast import run_forecast
 
-    metrics = run_forecast(config["data"], config["options"], run_dir, resume=True, progress=True)
-    print(f"resumed {run_dir}")
-    _print_summary(metrics, run_dir)
-    return 0
+    def work(run_dir: Path) -> dict:
+        return run_forecast(config["data"], config["options"], run_dir, resume=True, progress=True)
+
+    def report(metrics: dict, run_dir: Path) -> None:
+        print(f"resumed {run_dir}")
+        _print_summary(metrics, run_dir)
+
+    return work, report
 
 
 def predict_forecast(args: argparse.Namespace) -> int:

@@ -112,25 +112,38 @@ def textgen_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
 
 
 def cmd_train_textgen(args: argparse.Namespace) -> int:
-    from lstmkit.runs import prepare_run_dir, run_or_clean_up
+    from lstmkit.cli.launch import run_training
     from lstmkit.tasks.textgen import run_textgen
 
     data, options = textgen_inputs(args)
-    run_dir = prepare_run_dir(args.out, "textgen", args.overwrite)
-    metrics = run_or_clean_up(run_dir, lambda: run_textgen(data, options, run_dir, progress=True))
-    print(f"textgen {args.data}: {_headline(metrics)}")
-    _print_metrics(metrics, run_dir)
-    return 0
+
+    def report(metrics: dict, run_dir: Path) -> None:
+        print(f"textgen {args.data}: {_headline(metrics)}")
+        _print_metrics(metrics, run_dir)
+
+    return run_training(
+        args,
+        "textgen",
+        lambda run_dir: run_textgen(data, options, run_dir, progress=True),
+        report,
+        device=options.get("device", "cpu"),
+        nproc=args.nproc or 1,
+    )
 
 
-def resume_textgen(run_dir: Path, config: dict) -> int:
-    """``lstmkit resume`` for a textgen run (called by train_cmds.cmd_resume)."""
+def resume_textgen(run_dir: Path, config: dict):
+    """``lstmkit resume`` of a textgen run: its work and report (train_cmds.cmd_resume runs
+    them)."""
     from lstmkit.tasks.textgen import run_textgen
 
-    metrics = run_textgen(config["data"], config["options"], run_dir, resume=True, progress=True)
-    print(f"resumed {run_dir}: {_headline(metrics)}")
-    _print_metrics(metrics, run_dir)
-    return 0
+    def work(run_dir: Path) -> dict:
+        return run_textgen(config["data"], config["options"], run_dir, resume=True, progress=True)
+
+    def report(metrics: dict, run_dir: Path) -> None:
+        print(f"resumed {run_dir}: {_headline(metrics)}")
+        _print_metrics(metrics, run_dir)
+
+    return work, report
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

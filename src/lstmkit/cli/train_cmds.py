@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from lstmkit.cli.args import add_common_train_args, source_path, train_options
+from lstmkit.cli.args import add_common_train_args, positive_int, source_path, train_options
+from lstmkit.cli.launch import run_training
 
 __all__ = ["add_classify_args", "classify_inputs", "register"]
 
@@ -58,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser("resume", help="continue an interrupted run from its checkpoint.pt")
     r.add_argument("run_dir", metavar="RUN_DIR")
+    r.add_argument("--nproc", type=positive_int, metavar="N", help="data-parallel processes "
+                   "(default: as many as the run had; another number continues but does not "
+                   "repeat the uninterrupted run exactly)")  # fmt: skip
     r.set_defaults(func=cmd_resume)
 
 
@@ -111,39 +115,64 @@ def _print_metrics(metrics: dict, run_dir: Path | None = None) -> None:
 
 
 def cmd_train_classify(args: argparse.Namespace) -> int:
-    from lstmkit.runs import prepare_run_dir, run_or_clean_up
     from lstmkit.tasks.classify import run_classify
 
     data, options = classify_inputs(args)
-    run_dir = prepare_run_dir(args.out, "classify", args.overwrite)
-    metrics = run_or_clean_up(run_dir, lambda: run_classify(data, options, run_dir, progress=True))
-    print(f"classify {args.data}: test accuracy {metrics['test_accuracy']:.4f}")
-    _print_metrics(metrics, run_dir)
-    return 0
+
+    def report(metrics: dict, run_dir: Path) -> None:
+        print(f"classify {args.data}: test accuracy {metrics['test_accuracy']:.4f}")
+        _print_metrics(metrics, run_dir)
+
+    return run_training(
+        args,
+        "classify",
+        lambda run_dir: run_classify(data, options, run_dir, progress=True),
+        report,
+        device=options.get("device", "cpu"),
+        nproc=args.nproc or 1,
+    )
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    """Continue a run from its checkpoint.pt, in as many processes as it had (or --nproc)."""
     from lstmkit.runs import read_config
-    from lstmkit.tasks.classify import run_classify
 
     run_dir = Path(args.run_dir)
     config = read_config(run_dir)
     if not (run_dir / "checkpoint.pt").is_file():
         raise ValueError(f"{run_dir} has no checkpoint.pt to resume from")
     if config["task"] == "textgen":
-        from lstmkit.cli.textgen_cmds import resume_textgen
-
-        return resume_textgen(run_dir, config)
-    if config["task"] == "forecast":
-        from lstmkit.cli.forecast_cmds import resume_forecast
-
-        return resume_forecast(run_dir, config)
-    if config["task"] != "classify":
+        from lstmkit.cli.textgen_cmds import resume_textgen as resume
+    elif config["task"] == "forecast":
+        from lstmkit.cli.forecast_cmds import resume_forecast as resume
+    elif config["task"] == "classify":
+        resume = _resume_classify
+    else:
         raise ValueError(f"resume does not support task {config['task']!r} yet")
-    metrics = run_classify(config["data"], config["options"], run_dir, resume=True, progress=True)
-    print(f"resumed {run_dir}: test accuracy {metrics['test_accuracy']:.4f}")
-    _print_metrics(metrics, run_dir)
-    return 0
+    work, report = resume(run_dir, config)
+    return run_training(
+        args,
+        config["task"],
+        work,
+        report,
+        device=config["options"].get("device", "cpu"),
+        nproc=args.nproc or config.get("world_size", 1),
+        resume_dir=run_dir,
+    )
+
+
+def _resume_classify(run_dir: Path, config: dict):
+    """``lstmkit resume`` of a classify run: its work and report for ``run_training``."""
+    from lstmkit.tasks.classify import run_classify
+
+    def report(metrics: dict, run_dir: Path) -> None:
+        print(f"resumed {run_dir}: test accuracy {metrics['test_accuracy']:.4f}")
+        _print_metrics(metrics, run_dir)
+
+    def work(run_dir: Path) -> dict:
+        return run_classify(config["data"], config["options"], run_dir, resume=True, progress=True)
+
+    return work, report
 
 
 def _require_task(run_dir: str, allowed: tuple[str, ...], command: str) -> str:

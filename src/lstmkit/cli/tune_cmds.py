@@ -109,6 +109,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     data, options = inputs(args)
     if args.resume and args.overwrite:
         raise ValueError("--continue adds to the study in --out; --overwrite would delete it")
+    if (getattr(args, "nproc", None) or 1) > 1:
+        raise ValueError("lstmkit tune runs its trials in this one process; --nproc is for "
+                         "lstmkit train (train the best flags with --nproc N)")  # fmt: skip
     quiet = [] if args.verbose else [logging.getLogger(name) for name in _QUIET]
     levels = [lg.level for lg in quiet]
     for lg in quiet:

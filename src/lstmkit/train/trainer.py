@@ -113,11 +113,11 @@ class Trainer:
             ck = load_safe(path, map_location=self.device)
         else:
             ck = distributed.on_main(lambda: load_safe(path))
-            saved = len(ck.get("rng_ranks") or [None])
-            if saved != self.world_size:
-                log.warning("%s was written by %d process(es), resumed by %d: the run continues "
-                            "but will not repeat the uninterrupted one exactly", path, saved,
-                            self.world_size)  # fmt: skip
+        saved = len(ck.get("rng_ranks") or [None])  # processes that wrote it
+        if saved != self.world_size and self.rank == 0:
+            log.warning("%s was written by %d process(es), resumed by %d: the run continues but "
+                        "does not repeat the uninterrupted one exactly", path, saved,
+                        self.world_size)  # fmt: skip
         self.model.load_state_dict(ck["model"])
         self.optimizer.load_state_dict(ck["optimizer"])
         self.history = list(ck["history"])
