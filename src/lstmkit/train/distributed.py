@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -147,6 +148,8 @@ def _start_watchdog(interval: float = 1.0) -> None:
             time.sleep(interval)
             if os.getppid() != parent:  # re-parented: the launcher is gone
                 log.error("rank %d: the launcher died; stopping", rank())
+                os.kill(os.getpid(), signal.SIGTERM)  # unwinds where the CLI handles SIGTERM
+                time.sleep(10)
                 os._exit(1)
 
     threading.Thread(target=watch, name="lstmkit-ddp-watchdog", daemon=True).start()
