@@ -227,7 +227,7 @@ class Trainer:
             steps += 1
             if bar is not None:
                 bar.set_postfix(loss=f"{total / count:.4f}", lr=f"{lr:.2e}")
-        self.clip_count += clipped  # the same on every rank: the averaged gradients are
+        self.clip_count += clipped  # the same on every rank (the gradients are averaged)
         if self.world_size > 1:
             total, count = distributed.all_reduce_sums([total, count])  # the whole epoch's mean
         return {"epoch": epoch + 1, "loss": total / max(count, 1), "lr": lr,
