@@ -159,6 +159,7 @@ def _worker(rank, world, port, out):
         r["textgen"] = _textgen()
         r["forecast"] = _forecast()
     torch.save(r, out / f"rank{rank}.pt")
+    os._exit(0)  # as the CLI's processes end: the interpreter's teardown can abort after gloo
 
 
 def _touch(path):

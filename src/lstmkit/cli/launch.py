@@ -195,7 +195,7 @@ def _failure(error, errors: Path, nproc: int) -> str:
 
 
 # ---------------------------------------------------------------------- a launched process
-def _as_worker(args: argparse.Namespace, device: str, body: Callable[[], int]) -> int:
+def _as_worker(args: argparse.Namespace, device: str, body: Callable[[], int]) -> NoReturn:
     """Run ``body`` in the process group. Errors: a one-line message (left for the lstmkit
     launcher, or printed by rank 0 under a plain ``torchrun``); a failure caused by another
     process's is silent; an unexpected error keeps its traceback. With -v, everything raises."""
@@ -209,7 +209,7 @@ def _as_worker(args: argparse.Namespace, device: str, body: Callable[[], int]) -
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with distributed.process_group(device):
-            return body()
+            code = body()
     except KeyboardInterrupt:
         if os.environ.get(ERRORS_ENV) and not args.verbose:
             _exit_now(130)  # the lstmkit launcher says "interrupted" once
@@ -224,11 +224,13 @@ def _as_worker(args: argparse.Namespace, device: str, body: Callable[[], int]) -
             raise  # a bug: its traceback is worth the wall of text
         _worker_error(args.command, rank, str(e), peer)
         _exit_now(1)
+    _exit_now(code)  # success too: the teardown may abort and fail a finished run (measured)
 
 
 def _exit_now(code: int) -> NoReturn:
-    """End a failed process without the interpreter's teardown, which can abort ("terminate
-    called ...") or wait on a process group whose peers are gone."""
+    """End a launched process without the interpreter's teardown: after torch.distributed has
+    run, it sometimes aborts ("terminate called without an active exception", SIGABRT), and after
+    a failure it can wait on a process group whose peers are gone. Files are closed by then."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
