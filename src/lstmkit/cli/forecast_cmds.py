@@ -191,18 +191,11 @@ def forecast_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
 
 
 def cmd_train_forecast(args: argparse.Namespace) -> int:
-    from lstmkit.cli.launch import run_training
+    from lstmkit.cli.launch import train_task
     from lstmkit.tasks.forecast import run_forecast
 
     data, options = forecast_inputs(args)
-    return run_training(
-        args,
-        "forecast",
-        lambda run_dir: run_forecast(data, options, run_dir, progress=True),
-        _print_summary,
-        device=options.get("device", "cpu"),
-        nproc=args.nproc or 1,
-    )
+    return train_task(args, "forecast", run_forecast, data, options, _print_summary)
 
 
 def _print_summary(metrics: dict, run_dir: Path) -> None:
@@ -233,16 +226,14 @@ def _print_summary(metrics: dict, run_dir: Path) -> None:
 def resume_forecast(run_dir: Path, config: dict):
     """``lstmkit resume`` of a forecast run: its work and report (train_cmds.cmd_resume runs
     them)."""
+    from lstmkit.cli.launch import resume_work
     from lstmkit.tasks.forecast import run_forecast
-
-    def work(run_dir: Path) -> dict:
-        return run_forecast(config["data"], config["options"], run_dir, resume=True, progress=True)
 
     def report(metrics: dict, run_dir: Path) -> None:
         print(f"resumed {run_dir}")
         _print_summary(metrics, run_dir)
 
-    return work, report
+    return resume_work(run_forecast, config), report
 
 
 def predict_forecast(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
-__all__ = ["ERRORS_ENV", "launch", "run_training"]
+__all__ = ["ERRORS_ENV", "launch", "resume_work", "run_training", "train_task"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,29 @@ def run_training(
     run_dir = prepare_run_dir(args.out, task, args.overwrite)
     argv = args.argv if args.out else [*args.argv, "--out", str(run_dir)]  # not a new timestamp
     return run_or_clean_up(run_dir, lambda: launch(argv, nproc, device, args.verbose))
+
+
+def train_task(
+    args: argparse.Namespace, task: str, run_task: Callable[..., dict], data: dict,
+    options: dict, report: Report,
+) -> int:  # fmt: skip
+    """``lstmkit train <task>``: ``run_task(data, options, run_dir, progress=True)`` (a
+    ``tasks.<task>.run_<task>``) through ``run_training``."""
+    return run_training(
+        args,
+        task,
+        lambda run_dir: run_task(data, options, run_dir, progress=True),
+        report,
+        device=options.get("device", "cpu"),
+        nproc=args.nproc or 1,
+    )
+
+
+def resume_work(run_task: Callable[..., dict], config: dict) -> Work:
+    """``lstmkit resume``'s work: ``run_task`` continued from the run's checkpoint."""
+    return lambda run_dir: run_task(
+        config["data"], config["options"], run_dir, resume=True, progress=True
+    )
 
 
 def _train_here(

@@ -112,7 +112,7 @@ def textgen_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
 
 
 def cmd_train_textgen(args: argparse.Namespace) -> int:
-    from lstmkit.cli.launch import run_training
+    from lstmkit.cli.launch import train_task
     from lstmkit.tasks.textgen import run_textgen
 
     data, options = textgen_inputs(args)
@@ -121,29 +121,20 @@ def cmd_train_textgen(args: argparse.Namespace) -> int:
         print(f"textgen {args.data}: {_headline(metrics)}")
         _print_metrics(metrics, run_dir)
 
-    return run_training(
-        args,
-        "textgen",
-        lambda run_dir: run_textgen(data, options, run_dir, progress=True),
-        report,
-        device=options.get("device", "cpu"),
-        nproc=args.nproc or 1,
-    )
+    return train_task(args, "textgen", run_textgen, data, options, report)
 
 
 def resume_textgen(run_dir: Path, config: dict):
     """``lstmkit resume`` of a textgen run: its work and report (train_cmds.cmd_resume runs
     them)."""
+    from lstmkit.cli.launch import resume_work
     from lstmkit.tasks.textgen import run_textgen
-
-    def work(run_dir: Path) -> dict:
-        return run_textgen(config["data"], config["options"], run_dir, resume=True, progress=True)
 
     def report(metrics: dict, run_dir: Path) -> None:
         print(f"resumed {run_dir}: {_headline(metrics)}")
         _print_metrics(metrics, run_dir)
 
-    return work, report
+    return resume_work(run_textgen, config), report
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

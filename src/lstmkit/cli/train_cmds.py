@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from lstmkit.cli.args import add_common_train_args, positive_int, source_path, train_options
-from lstmkit.cli.launch import run_training
+from lstmkit.cli.launch import resume_work, run_training, train_task
 
 __all__ = ["add_classify_args", "classify_inputs", "register"]
 
@@ -123,14 +123,7 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
         print(f"classify {args.data}: test accuracy {metrics['test_accuracy']:.4f}")
         _print_metrics(metrics, run_dir)
 
-    return run_training(
-        args,
-        "classify",
-        lambda run_dir: run_classify(data, options, run_dir, progress=True),
-        report,
-        device=options.get("device", "cpu"),
-        nproc=args.nproc or 1,
-    )
+    return train_task(args, "classify", run_classify, data, options, report)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -169,10 +162,7 @@ def _resume_classify(run_dir: Path, config: dict):
         print(f"resumed {run_dir}: test accuracy {metrics['test_accuracy']:.4f}")
         _print_metrics(metrics, run_dir)
 
-    def work(run_dir: Path) -> dict:
-        return run_classify(config["data"], config["options"], run_dir, resume=True, progress=True)
-
-    return work, report
+    return resume_work(run_classify, config), report
 
 
 def _require_task(run_dir: str, allowed: tuple[str, ...], command: str) -> str:
