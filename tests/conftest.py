@@ -172,3 +172,20 @@ def tiny_runs(tmp_path_factory) -> SimpleNamespace:
     return SimpleNamespace(
         classify=classify, forecast=forecast, textgen=textgen, textgen_text=text_file
     )
+
+
+@pytest.fixture
+def cli_main(capsys):
+    """``cli_main(*args)``: the lstmkit CLI in this process (fast for the many error cases);
+    returns (exit code, stdout, stderr)."""
+    from lstmkit.cli.main import main
+
+    def run(*args):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse usage errors
+            code = e.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -11,19 +11,8 @@ import numpy as np
 import pytest
 
 import lstmkit
-from lstmkit.cli.main import main
 from lstmkit.data import load_classification
 from lstmkit.inspect import forget_stats, gate_trace, hidden_grad_norms, inspect_run
-
-
-def run_main(capsys, *args):
-    """The CLI in this process: (exit code, stdout, stderr)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:  # argparse usage errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _check_report_folder(out: Path) -> dict:
@@ -89,10 +78,10 @@ def test_inspect_run_numbers_match_the_pieces(tiny_runs, digits_npz, tmp_path):
     assert np.asarray(entry["samples"]["1"]["grad_norms"]).shape == (1, 1, 5)  # its length
 
 
-def test_cli_classify(tiny_runs, digits_npz, tmp_path, capsys):
+def test_cli_classify(tiny_runs, digits_npz, tmp_path, cli_main):
     path = digits_npz[0]
     out = tmp_path / "report"
-    code, stdout, err = run_main(capsys, "inspect", tiny_runs.classify, "--input", path,
+    code, stdout, err = cli_main("inspect", tiny_runs.classify, "--input", path,
                                  "--out", out, "--samples", "2", "--max-units", "6")  # fmt: skip
     assert code == 0, err
     assert "wrote" in stdout and "z < 0.1" in stdout
@@ -106,20 +95,20 @@ def test_cli_classify(tiny_runs, digits_npz, tmp_path, capsys):
 
     # an existing report is not replaced without --overwrite, then is
     before = (out / "summary.json").read_text()
-    code, _, err = run_main(capsys, "inspect", tiny_runs.classify, "--input", path, "--out", out)
+    code, _, err = cli_main("inspect", tiny_runs.classify, "--input", path, "--out", out)
     assert code == 1 and "--overwrite" in err and "Traceback" not in err
     assert (out / "summary.json").read_text() == before
-    code, _, err = run_main(capsys, "inspect", tiny_runs.classify, "--input", path, "--out", out,
+    code, _, err = cli_main("inspect", tiny_runs.classify, "--input", path, "--out", out,
                             "--samples", "0", "--overwrite")  # fmt: skip
     assert code == 0, err
     assert not (out / "sample2-gradnorm.png").exists()  # the earlier report's files are gone
     _check_report_folder(out)
 
 
-def test_cli_forecast(tiny_runs, airline_csv, tmp_path, capsys):
+def test_cli_forecast(tiny_runs, airline_csv, tmp_path, cli_main):
     """Default samples: the last window with a known future and the last window."""
     out = tmp_path / "report"
-    code, stdout, err = run_main(capsys, "inspect", tiny_runs.forecast, "--input", airline_csv,
+    code, stdout, err = cli_main("inspect", tiny_runs.forecast, "--input", airline_csv,
                                  "--out", out)  # fmt: skip
     assert code == 0, err
     summary = _check_report_folder(out)
@@ -130,9 +119,9 @@ def test_cli_forecast(tiny_runs, airline_csv, tmp_path, capsys):
     assert summary["recurrent"][0]["forget"]["gate"] == "f"
 
 
-def test_cli_textgen_from_file_and_text(tiny_runs, tmp_path, capsys):
+def test_cli_textgen_from_file_and_text(tiny_runs, tmp_path, cli_main):
     out = tmp_path / "file"
-    code, _, err = run_main(capsys, "inspect", tiny_runs.textgen, "--input",
+    code, _, err = cli_main("inspect", tiny_runs.textgen, "--input",
                             tiny_runs.textgen_text, "--out", out, "--samples", "1",
                             "--steps", "24")  # fmt: skip
     assert code == 0, err
@@ -142,7 +131,7 @@ def test_cli_textgen_from_file_and_text(tiny_runs, tmp_path, capsys):
     assert len(summary["recurrent"][0]["samples"]["1"]["grad_norms"][0][0]) == 24
 
     default_out = tiny_runs.textgen / "inspect"
-    code, _, err = run_main(capsys, "inspect", tiny_runs.textgen, "--text", "In the beginning")
+    code, _, err = cli_main("inspect", tiny_runs.textgen, "--text", "In the beginning")
     try:
         assert code == 0, err
         assert _check_report_folder(default_out)["input"] == "text"
@@ -160,7 +149,7 @@ def _user_error(code, err, expected, needle):
     assert needle in lines[-1], err
 
 
-def test_bad_inputs_are_one_line_errors(tiny_runs, digits_npz, airline_csv, tmp_path, capsys):
+def test_bad_inputs_are_one_line_errors(tiny_runs, digits_npz, airline_csv, tmp_path, cli_main):
     npz = digits_npz[0]
     wide = tmp_path / "wide.npz"
     np.savez(wide, X=np.zeros((2, 8, 5), np.float32))
@@ -182,14 +171,14 @@ def test_bad_inputs_are_one_line_errors(tiny_runs, digits_npz, airline_csv, tmp_
     ]
     for args, expected, needle in cases:
         out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
-        code, _, err = run_main(capsys, "inspect", *args, "--out", out)
+        code, _, err = cli_main("inspect", *args, "--out", out)
         _user_error(code, err, expected, needle)
         assert not out.exists() or not any(out.iterdir()), args  # nothing half-written
 
     keep = tmp_path / "mine"
     keep.mkdir()
     (keep / "notes.txt").write_text("my notes")
-    code, _, err = run_main(capsys, "inspect", tiny_runs.classify, "--input", npz,
+    code, _, err = cli_main("inspect", tiny_runs.classify, "--input", npz,
                             "--out", keep, "--overwrite")  # fmt: skip
     _user_error(code, err, 1, "holds no earlier inspect report")
     assert (keep / "notes.txt").read_text() == "my notes"

@@ -8,7 +8,6 @@ import sys
 import pytest
 import torch
 
-from lstmkit.cli.main import main
 from lstmkit.estimators import textgen as textgen_module
 
 FAST = ["--hidden", "24", "--layers", "1", "--batch-size", "8", "--bptt", "16", "--lr", "0.01"]
@@ -18,16 +17,6 @@ ENV = os.environ | {"OMP_NUM_THREADS": "1"}  # tiny model: one thread is fastest
 def cli(*args, cwd=None, timeout=300):
     return subprocess.run([sys.executable, "-m", "lstmkit", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, env=ENV, timeout=timeout)  # fmt: skip
-
-
-def run_main(capsys, *args):
-    """The CLI in this process (fast for the many error cases): (exit code, stdout, stderr)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:  # argparse usage errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _assert_user_error(code, err, expected, needle):
@@ -118,11 +107,11 @@ def test_resume_after_crash_matches_uninterrupted(trained, text_file, tmp_path, 
     assert all(torch.equal(sf[k], sc[k]) for k in sf)
 
 
-def test_existing_out_is_left_untouched(text_file, tmp_path, capsys):
+def test_existing_out_is_left_untouched(text_file, tmp_path, cli_main):
     out = tmp_path / "keep"
     out.mkdir()
     (out / "precious.txt").write_text("mine")
-    code, _, err = run_main(capsys, "train", "textgen", "--data", text_file, "--out", out, *FAST)
+    code, _, err = cli_main("train", "textgen", "--data", text_file, "--out", out, *FAST)
     _assert_user_error(code, err, 1, "--overwrite")
     assert [p.name for p in out.iterdir()] == ["precious.txt"]
     assert (out / "precious.txt").read_text() == "mine"
@@ -150,11 +139,11 @@ def _bad_file(tmp_path, kind):
         ("ok", ["--batch-size", "20000"], 1, "too few"),
     ],
 )
-def test_train_bad_input(text_file, tmp_path, capsys, kind, extra, code, needle):
+def test_train_bad_input(text_file, tmp_path, kind, extra, code, needle, cli_main):
     data = text_file if kind == "ok" else _bad_file(tmp_path, kind)
     out = tmp_path / "out"
     args = ["train", "textgen", "--data", data, "--out", out, "--epochs", 1, *FAST, *extra]
-    got, _, err = run_main(capsys, *args)
+    got, _, err = cli_main(*args)
     _assert_user_error(got, err, code, needle)
     assert not out.exists()  # no debris left behind
 
@@ -171,20 +160,20 @@ def test_train_bad_input(text_file, tmp_path, capsys, kind, extra, code, needle)
         (["--prompt", "\u00e9t\u00e9"], 1, "never occur"),
     ],
 )
-def test_generate_bad_arguments(trained, capsys, extra, code, needle):
-    got, _, err = run_main(capsys, "generate", trained, "--length", 5, *extra)
+def test_generate_bad_arguments(trained, extra, code, needle, cli_main):
+    got, _, err = cli_main("generate", trained, "--length", 5, *extra)
     _assert_user_error(got, err, code, needle)
 
 
-def test_generate_needs_a_textgen_run(tmp_path, capsys):
-    code, _, err = run_main(capsys, "generate", tmp_path / "nope")
+def test_generate_needs_a_textgen_run(tmp_path, cli_main):
+    code, _, err = cli_main("generate", tmp_path / "nope")
     _assert_user_error(code, err, 1, "does not exist")
     other = tmp_path / "classify-run"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"task": "classify"}))
-    code, _, err = run_main(capsys, "generate", other)
+    code, _, err = cli_main("generate", other)
     _assert_user_error(code, err, 1, "not a textgen run")
-    code, _, err = run_main(capsys, "generate", tmp_path)  # a folder, but no run
+    code, _, err = cli_main("generate", tmp_path)  # a folder, but no run
     _assert_user_error(code, err, 1, "no config.json")
 
 
@@ -204,19 +193,19 @@ def test_evaluate_run_repeats_the_test_metric(trained, text_file):
     assert evaluate_run(trained, str(text_file))["test_tokens"] > m["test_tokens"]
 
 
-def test_classify_only_commands_refuse_a_textgen_run(trained, tmp_path, capsys):
+def test_classify_only_commands_refuse_a_textgen_run(trained, tmp_path, cli_main):
     inp = tmp_path / "in.npz"
     import numpy as np
 
     np.savez(inp, X=np.zeros((2, 3, 1), dtype=np.float32))
     for args in (["predict", trained, "--input", inp], ["extract", trained, "--input", inp,
                  "--output", tmp_path / "f.npy"]):  # fmt: skip
-        code, _, err = run_main(capsys, *args)
+        code, _, err = cli_main(*args)
         _assert_user_error(code, err, 1, "is a textgen run")
 
 
-def test_evaluate_a_textgen_run(trained, capsys):
-    code, out, err = run_main(capsys, "evaluate", trained)
+def test_evaluate_a_textgen_run(trained, cli_main):
+    code, out, err = cli_main("evaluate", trained)
     assert code == 0, err
     import json
 
