@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from lstmkit.export.graph import build_graph, graph_io
+from lstmkit.export.measure import as_tensors, call_module
 from lstmkit.export.onnx_io import OnnxRunner, quantize_onnx, to_onnx
 from lstmkit.nn import LSTM
 from lstmkit.train.checkpoint import atomic_write_file
@@ -38,10 +39,7 @@ def _loops(est, held, requested: str) -> list[str]:
 
 
 def _example(held, rows: int = 2) -> list[torch.Tensor]:
-    tensors = [None if a is None else torch.from_numpy(a) for a in held.rows(rows)]
-    while tensors and tensors[-1] is None:
-        tensors.pop()
-    return tensors
+    return as_tensors(held.rows(rows))
 
 
 class _Format:
@@ -110,15 +108,10 @@ class TorchScriptFormat(_Format):
             module = torch.jit.load(str(path), map_location="cpu").eval()
 
         def run(*arrays):
-            tensors = [None if a is None else torch.from_numpy(np.asarray(a)) for a in arrays]
-            while tensors and tensors[-1] is None:
-                tensors.pop()
             # the profiling executor re-specialises per batch size and, measured, runs the
             # int8 graph at batch 64 1.6x slower than the plain interpreter; fp32 is unaffected
             with torch.no_grad(), torch.jit.optimized_execution(False):
-                out = module(*tensors)
-            out = out if isinstance(out, tuple | list) else (out,)
-            return [o.numpy() for o in out]
+                return call_module(module, arrays)
 
         return run
 

@@ -12,7 +12,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["RunnerModule", "latency_ms", "max_abs_diff", "scored_estimator"]
+__all__ = [
+    "RunnerModule",
+    "as_tensors",
+    "call_module",
+    "latency_ms",
+    "max_abs_diff",
+    "scored_estimator",
+]
 
 Runner = Callable[..., Sequence]  # numpy arrays in, a sequence of numpy arrays out
 
@@ -36,6 +43,22 @@ def latency_ms(runners: dict[str, Runner], inputs: Sequence[np.ndarray | None], 
                 times.append(time.perf_counter() - t0)
             best[name] = min(best[name], statistics.median(times))
     return {name: round(1000 * t, 4) for name, t in best.items()}
+
+
+def as_tensors(arrays: Sequence[np.ndarray | None]) -> list[Tensor | None]:
+    """Numpy inputs in the graph's order as tensors; absent trailing optional inputs dropped
+    (a graph's optional inputs come last: ``lengths``, ``c0``)."""
+    tensors = [None if a is None else torch.from_numpy(np.asarray(a)) for a in arrays]
+    while tensors and tensors[-1] is None:
+        tensors.pop()
+    return tensors
+
+
+def call_module(module, arrays: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+    """``module(*tensors)`` on numpy inputs; every non-None output as a float32 array."""
+    out = module(*as_tensors(arrays))
+    out = out if isinstance(out, tuple | list) else (out,)
+    return [o.detach().float().numpy() for o in out if o is not None]
 
 
 def max_abs_diff(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:

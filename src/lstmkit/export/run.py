@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import torch
 
 from lstmkit.export.formats import OnnxFormat, TorchScriptFormat
 from lstmkit.export.graph import task_graph
-from lstmkit.export.measure import latency_ms, max_abs_diff, scored_estimator
+from lstmkit.export.measure import call_module, latency_ms, max_abs_diff, scored_estimator
 from lstmkit.runs import load, read_config
 from lstmkit.train.checkpoint import atomic_write_json
 
@@ -41,7 +41,6 @@ class Heldout:
     inputs: list[np.ndarray | None]  # (N, ...) each; None for an absent optional input
     source: str  # "test split" or "random"
     with_lengths: bool = False
-    metric_data: dict[str, Any] = field(default_factory=dict)
 
     def rows(self, n: int) -> list[np.ndarray | None]:
         """The first n rows (repeated when there are fewer), states sliced on their axis 1."""
@@ -85,7 +84,7 @@ def export_run(
     held = _heldout(est, config, run_dir)
     reference = task_graph(est, est.model_, with_lengths=held.with_lengths)
     with torch.no_grad():
-        expected = _torch_call(reference, held.inputs)
+        expected = call_module(reference, held.inputs)
     exporter = _EXPORTERS[fmt]
     fp32_path = path if not quantize else path.with_name(path.name.replace(".int8", ""))
     if quantize and fp32_path == path:  # an --output without ".int8" in its name
@@ -192,15 +191,6 @@ def _random_inputs(est) -> Heldout:
 
 _HELDOUT = {"classify": _classify_heldout, "forecast": _forecast_heldout,
             "textgen": _textgen_heldout}  # fmt: skip
-
-
-def _torch_call(graph, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
-    tensors = [None if a is None else torch.from_numpy(a) for a in inputs]
-    while tensors and tensors[-1] is None:
-        tensors.pop()
-    out = graph(*tensors)
-    out = out if isinstance(out, tuple | list) else (out,)
-    return [o.detach().float().numpy() for o in out if o is not None]
 
 
 def _scaled_diff(got, expected) -> float:

@@ -56,7 +56,6 @@ class LSTMStream:
         self.spec = lstm.spec
         layers = range(lstm.num_layers)
         self._layers = [self.spec.layer_dict(lstm._layer_params(k, 0)) for k in layers]
-        self._fused = {"lstm": torch.lstm_cell, "gru": torch.gru_cell}.get(lstm.cell)
         self.state: State | None = None
         if state is not None:
             self.state = (state[0], state[1] if self.spec.has_cell_state else None)
@@ -91,10 +90,10 @@ class LSTMStream:
     __call__ = step
 
     def _cell(self, x: Tensor, h: Tensor, c: Tensor | None, p: dict) -> tuple[Tensor, Tensor]:
-        if self._fused is torch.lstm_cell:
+        if self.spec.name == "lstm":  # torch's fused one-step kernels for the plain cells
             return torch.lstm_cell(x, (h, c), p["weight_ih"], p["weight_hh"],
                                    p.get("bias_ih"), p.get("bias_hh"))  # fmt: skip
-        if self._fused is torch.gru_cell:
+        if self.spec.name == "gru":
             h = torch.gru_cell(x, h, p["weight_ih"], p["weight_hh"], p.get("bias_ih"),
                                p.get("bias_hh"))  # fmt: skip
             return h, None
