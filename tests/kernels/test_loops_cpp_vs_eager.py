@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from lstmkit.kernels import _ext, _loops, _loops_py
+from tests.conftest import torch_threads
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 L, N, H = 5, 3, 4
@@ -26,7 +27,13 @@ def ops():
 
 
 def _forward_args(
-    cell: str, dtype, n: int = N, with_bias: bool = True, seed: int = 0, xp_scale: float = 1.0
+    cell: str,
+    dtype,
+    n: int = N,
+    with_bias: bool = True,
+    seed: int = 0,
+    xp_scale: float = 1.0,
+    H: int = H,
 ) -> tuple:
     """Arguments of ``<cell>_forward`` as the fused kernels pass them (w_hh_t a transposed view)."""
     gen = torch.Generator().manual_seed(seed)
@@ -115,22 +122,29 @@ def test_backward_cpp_matches_eager(parity, ops, cell, with_dcs, dtype):
     parity.check(_as_dict(got), _as_dict(want), TOL[dtype], f"{cell}_backward {dtype}")
 
 
+PARALLEL_CASES = [
+    # (dtype, batch, hidden): tiny rows (the plain-loop GEMM), and rows big enough for BLAS,
+    # with an odd batch so that the two threads' blocks differ in size
+    pytest.param(torch.float64, 1100, 4, id="f64-small-gemm"),
+    pytest.param(torch.float64, 37, 32, id="f64-blas"),
+    pytest.param(torch.float32, 37, 32, id="f32-blas"),
+]
+
+
+@pytest.mark.parametrize(("dtype", "n", "hidden"), PARALLEL_CASES)
 @pytest.mark.parametrize("cell", ["lstm", "peephole", "coupled", "gru", "layernorm"])
-def test_cpp_matches_eager_with_parallel_rows(parity, ops, cell):
-    """A batch big enough for the C++ loops to split rows over two threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        fwd_args = _forward_args(cell, torch.float64, n=1100, seed=5)
+def test_cpp_matches_eager_with_parallel_rows(parity, ops, cell, dtype, n, hidden):
+    """A batch big enough for the C++ loops to split its rows over two threads, each running
+    every step of its own rows."""
+    with torch_threads(2):
+        fwd_args = _forward_args(cell, dtype, n=n, seed=5, H=hidden)
         want = getattr(_loops_py, f"{cell}_forward")(*fwd_args)
         got = getattr(ops, f"{cell}_forward")(*fwd_args)
-        parity.check(_as_dict(got), _as_dict(want), TOL[torch.float64], f"{cell}_forward")
+        parity.check(_as_dict(got), _as_dict(want), TOL[dtype], f"{cell}_forward")
         args = _backward_args(cell, fwd_args, want, with_dcs=True)
         want_b = getattr(_loops_py, f"{cell}_backward")(*args)
         got_b = getattr(ops, f"{cell}_backward")(*args)
-        parity.check(_as_dict(got_b), _as_dict(want_b), TOL[torch.float64], f"{cell}_backward")
-    finally:
-        torch.set_num_threads(before)
+        parity.check(_as_dict(got_b), _as_dict(want_b), TOL[dtype], f"{cell}_backward")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -1,5 +1,5 @@
-// Shared by lstmkit's C++ time loops: fast activations, the row-parallel loop, the small per-step
-// GEMM and the recurrent-gradient helper. Everything sits in one translation unit (loops.cpp
+// Shared by lstmkit's C++ time loops: fast activations, the per-thread row blocks and the per-step
+// GEMM. Everything sits in one translation unit (loops.cpp
 // includes the per-family headers), in an anonymous namespace.
 #pragma once
 
@@ -10,8 +10,20 @@
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+#include <type_traits>
 
 using at::Tensor;
+
+// BLAS gemm (Fortran interface, 32-bit ints) as torch's own library exports it (MKL or OpenBLAS
+// builds); weak, so that the extension still loads where it is missing and ATen does the products.
+extern "C" {
+void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*,
+            const float*, const int*, const float*, const int*, const float*, float*, const int*)
+    __attribute__((weak));
+void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*,
+            const double*, const int*, const double*, const int*, const double*, double*,
+            const int*) __attribute__((weak));
+}
 
 namespace {
 
@@ -44,67 +56,76 @@ inline T sigm(T x) {
   return T(0.5) + T(0.5) * tanh_(T(0.5) * x);
 }
 
-// Run f(n) for every row n of an (N, H) step, in parallel only when there is enough work.
-template <typename F>
-void rows(int64_t N, int64_t H, const F& f) {
-  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(H, 1));
-  at::parallel_for(0, N, grain, [&](int64_t b, int64_t e) {
-    for (int64_t n = b; n < e; ++n) f(n);
-  });
-}
-
 template <typename T>
 T* ptr(const Tensor& t) {
   return t.data_ptr<T>();
 }
 
+// ---------------------------------------------------------------- row blocks
+// The rows of a batch never interact in a recurrence, so the time loops split the batch into one
+// block of rows per thread and run every step of a block on its own thread: no barrier per step,
+// and each thread's per-step GEMM is single-threaded (BLAS runs serially inside a parallel
+// region), which for these small products beats one GEMM split over threads. f(begin, end) runs
+// the whole time loop for rows [begin, end). row_work: multiply-adds per row and step.
+template <typename F>
+void row_blocks(int64_t N, int64_t row_work, const F& f) {
+  const int64_t grain = std::max<int64_t>(8, (int64_t(1) << 16) / std::max<int64_t>(row_work, 1));
+  at::parallel_for(0, N, grain, f);
+}
+
 // ---------------------------------------------------------------- per-step GEMM
-// c = [c0 +] a @ b, a (N, K), b (K, M) row-major. A plain loop the compiler vectorises; used for
-// small products, where a BLAS call's fixed cost (4-8 us with threads) is most of a step.
+// c = [c +] a @ b on row-major blocks with row strides: a (m, k), b (k, n), c (m, n). A plain loop
+// the compiler vectorises for small products, where a BLAS call's fixed cost is most of the work.
 template <typename T>
-void small_gemm(int64_t N, int64_t K, int64_t M, const T* __restrict__ a, const T* __restrict__ b,
-                T* __restrict__ c, const T* __restrict__ c0) noexcept {
-  for (int64_t n = 0; n < N; ++n) {
-    T* __restrict__ cn = c + n * M;
-    if (c0) {
-      for (int64_t m = 0; m < M; ++m) cn[m] = c0[n * M + m];
-    } else {
-      for (int64_t m = 0; m < M; ++m) cn[m] = T(0);
+void small_gemm(int64_t m, int64_t n, int64_t k, const T* __restrict__ a, int64_t lda,
+                const T* __restrict__ b, int64_t ldb, T* __restrict__ c, int64_t ldc,
+                bool acc) noexcept {
+  for (int64_t r = 0; r < m; ++r) {
+    T* __restrict__ cr = c + r * ldc;
+    if (!acc) {
+      for (int64_t j = 0; j < n; ++j) cr[j] = T(0);
     }
-    for (int64_t k = 0; k < K; ++k) {
-      const T av = a[n * K + k];
-      const T* __restrict__ bk = b + k * M;
-      for (int64_t m = 0; m < M; ++m) cn[m] += av * bk[m];
+    for (int64_t q = 0; q < k; ++q) {
+      const T av = a[r * lda + q];
+      const T* __restrict__ bq = b + q * ldb;
+      for (int64_t j = 0; j < n; ++j) cr[j] += av * bq[j];
     }
   }
 }
 
-constexpr int64_t kSmallGemm = int64_t(1) << 18;  // multiply-adds; above this BLAS wins
+constexpr int64_t kSmallGemm = int64_t(1) << 16;  // multiply-adds; above this BLAS wins
 
-// out = [init +] a @ b for one step: the small loop above, or ATen (BLAS) for larger products.
+// c = [c +] a @ b for one block of rows of one step (shapes as small_gemm): the plain loop, BLAS
+// called directly (row-major c = a b is column-major c^T = b^T a^T), or ATen on views.
 template <typename T>
-void step_gemm(Tensor& out, const Tensor& a, const Tensor& b, const Tensor* init = nullptr) {
-  const int64_t N = a.size(0), K = a.size(1), M = b.size(1);
-  const bool plain = a.is_contiguous() && b.is_contiguous() && out.is_contiguous() &&
-                     (init == nullptr || init->is_contiguous());
-  if (N * K * M <= kSmallGemm && plain) {
-    small_gemm<T>(N, K, M, ptr<T>(a), ptr<T>(b), ptr<T>(out), init ? ptr<T>(*init) : nullptr);
-  } else if (init) {
-    at::addmm_out(out, *init, a, b);
-  } else {
-    at::mm_out(out, a, b);
+void gemm_rows(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+               T* c, int64_t ldc, bool acc) {
+  if (m <= 0) return;
+  if (m * n * k <= kSmallGemm) {
+    small_gemm<T>(m, n, k, a, lda, b, ldb, c, ldc, acc);
+    return;
   }
-}
-
-// dh = dL/dh_t: what arrives from outside (dhs[t]) plus, below the last step, what flows back
-// through the recurrent weights from step t+1's pre-activation gradients (dpre[t+1] @ w).
-template <typename T>
-void recurrent_grad(Tensor& dh, const Tensor& dhs, const Tensor& dpre, const Tensor& w, int64_t t) {
-  const Tensor outside = dhs.select(0, t);
-  if (t == dhs.size(0) - 1) {
-    dh.copy_(outside);
+  const int im = int(m), in = int(n), ik = int(k), ia = int(lda), ib = int(ldb), ic = int(ldc);
+  const T one = T(1), beta = acc ? T(1) : T(0);
+  if constexpr (std::is_same_v<T, float>) {
+    if (sgemm_) {
+      sgemm_("N", "N", &in, &im, &ik, &one, b, &ib, a, &ia, &beta, c, &ic);
+      return;
+    }
   } else {
-    step_gemm<T>(dh, dpre.select(0, t + 1), w, &outside);
+    if (dgemm_) {
+      dgemm_("N", "N", &in, &im, &ik, &one, b, &ib, a, &ia, &beta, c, &ic);
+      return;
+    }
+  }
+  const auto opt = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
+  const Tensor ta = at::from_blob(const_cast<T*>(a), {m, k}, {lda, 1}, opt);
+  const Tensor tb = at::from_blob(const_cast<T*>(b), {k, n}, {ldb, 1}, opt);
+  Tensor tc = at::from_blob(c, {m, n}, {ldc, 1}, opt);
+  if (acc) {
+    tc.addmm_(ta, tb);
+  } else {
+    at::mm_out(tc, ta, tb);
   }
 }
 

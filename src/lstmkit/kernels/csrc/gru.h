@@ -51,23 +51,20 @@ void gru_forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& w_hh_t, 
                       Tensor& hs, Tensor& acts, Tensor& hn) {
   const int64_t L = xp.size(0), N = xp.size(1), H = h0.size(1), G = 3 * H;
   Tensor gh = at::empty({N, G}, xp.options());
-  const T* B = ptr<T>(b_hh);
-  Tensor h = h0;
-  const Tensor w = w_hh_t.contiguous();  // a contiguous (H, G) operand is faster for small GEMMs
-  for (int64_t t = 0; t < L; ++t) {
-    step_gemm<T>(gh, h, w);
-    const T* GH = ptr<T>(gh);
-    const T* X = ptr<T>(xp) + t * N * G;
-    const T* HP = ptr<T>(h);
-    T* A = ptr<T>(acts) + t * N * G;
-    T* HN = ptr<T>(hn) + t * N * H;
-    T* HS = ptr<T>(hs) + t * N * H;
-    rows(N, H, [&](int64_t n) {
-      gru_row_forward<T>(H, GH + n * G, X + n * G, B, HP + n * H, A + n * G, HN + n * H,
-                         HS + n * H);
-    });
-    h = hs.select(0, t);
-  }
+  const Tensor w = w_hh_t.contiguous();  // (H, G)
+  const T *W = ptr<T>(w), *B = ptr<T>(b_hh), *X = ptr<T>(xp), *H0 = ptr<T>(h0);
+  T *GH = ptr<T>(gh), *A = ptr<T>(acts), *HN = ptr<T>(hn), *HS = ptr<T>(hs);
+  row_blocks(N, G * H, [&](int64_t b, int64_t e) {
+    for (int64_t t = 0; t < L; ++t) {
+      const int64_t o = t * N * H, og = t * N * G;
+      const T* HP = t == 0 ? H0 : HS + o - N * H;
+      gemm_rows<T>(e - b, G, H, HP + b * H, H, W, G, GH + b * G, G, false);
+      for (int64_t n = b; n < e; ++n) {
+        gru_row_forward<T>(H, GH + n * G, X + og + n * G, B, HP + n * H, A + og + n * G,
+                           HN + o + n * H, HS + o + n * H);
+      }
+    }
+  });
 }
 
 std::tuple<Tensor, Tensor, Tensor> gru_forward(const Tensor& xp_, const Tensor& h0_,
@@ -87,24 +84,34 @@ std::tuple<Tensor, Tensor, Tensor> gru_forward(const Tensor& xp_, const Tensor& 
 
 template <typename T>
 void gru_backward_impl(const Tensor& dhs, const Tensor& w_hh, const Tensor& acts, const Tensor& hs,
-                       const Tensor& h0, const Tensor& hn, Tensor& dGH, Tensor& dXn, Tensor& carry) {
+                       const Tensor& h0, const Tensor& hn, Tensor& dGH, Tensor& dXn, Tensor& carry,
+                       Tensor& dh0) {
   const int64_t L = dhs.size(0), N = dhs.size(1), H = dhs.size(2), G = 3 * H;
   Tensor dh = at::empty({N, H}, dhs.options());
-  const Tensor w = w_hh.contiguous();
-  T* CA = ptr<T>(carry);
-  for (int64_t t = L - 1; t >= 0; --t) {
-    recurrent_grad<T>(dh, dhs, dGH, w, t);
-    const T* DH = ptr<T>(dh);
-    const T* A = ptr<T>(acts) + t * N * G;
-    const T* HP = t == 0 ? ptr<T>(h0) : ptr<T>(hs) + (t - 1) * N * H;
-    const T* HN = ptr<T>(hn) + t * N * H;
-    T* D = ptr<T>(dGH) + t * N * G;
-    T* DX = ptr<T>(dXn) + t * N * H;
-    rows(N, H, [&](int64_t n) {
-      gru_row_backward<T>(H, A + n * G, HP + n * H, HN + n * H, DH + n * H, CA + n * H,
-                          D + n * G, DX + n * H);
-    });
-  }
+  const Tensor w = w_hh.contiguous();  // (G, H)
+  const T *W = ptr<T>(w), *DHS = ptr<T>(dhs), *A = ptr<T>(acts), *HS = ptr<T>(hs);
+  const T *H0 = ptr<T>(h0), *HN = ptr<T>(hn);
+  T *CA = ptr<T>(carry), *D = ptr<T>(dGH), *DX = ptr<T>(dXn), *DH = ptr<T>(dh);
+  T* DH0 = ptr<T>(dh0);
+  row_blocks(N, G * H, [&](int64_t b, int64_t e) {
+    const int64_t m = e - b;
+    for (int64_t t = L - 1; t >= 0; --t) {
+      const int64_t o = t * N * H, og = t * N * G;
+      const T* dht = DHS + o + b * H;  // plus dGH[t+1] W_hh below the last step
+      if (t < L - 1) {
+        std::copy(dht, dht + m * H, DH + b * H);
+        gemm_rows<T>(m, H, G, D + og + N * G + b * G, G, W, H, DH + b * H, H, true);
+        dht = DH + b * H;
+      }
+      const T* HP = t == 0 ? H0 : HS + o - N * H;
+      for (int64_t n = b; n < e; ++n) {
+        gru_row_backward<T>(H, A + og + n * G, HP + n * H, HN + o + n * H, dht + (n - b) * H,
+                            CA + n * H, D + og + n * G, DX + o + n * H);
+      }
+    }
+    std::copy(CA + b * H, CA + e * H, DH0 + b * H);  // dh0 = carry + dGH[0] W_hh
+    gemm_rows<T>(m, H, G, D + b * G, G, W, H, DH0 + b * H, H, true);
+  });
 }
 
 std::tuple<Tensor, Tensor, Tensor> gru_backward(const Tensor& dhs_, const Tensor& w_hh,
@@ -113,10 +120,10 @@ std::tuple<Tensor, Tensor, Tensor> gru_backward(const Tensor& dhs_, const Tensor
   const Tensor dhs = dhs_.contiguous(), acts = acts_.contiguous(), hs = hs_.contiguous();
   const Tensor h0 = h0_.contiguous(), hn = hn_.contiguous();
   Tensor dGH = at::empty_like(acts), dXn = at::empty_like(hs), carry = at::zeros_like(h0);
+  Tensor dh0 = at::empty_like(h0);
   AT_DISPATCH_FLOATING_TYPES(dhs.scalar_type(), "gru_backward", [&] {
-    gru_backward_impl<scalar_t>(dhs, w_hh, acts, hs, h0, hn, dGH, dXn, carry);
+    gru_backward_impl<scalar_t>(dhs, w_hh, acts, hs, h0, hn, dGH, dXn, carry, dh0);
   });
-  Tensor dh0 = at::addmm(carry, dGH.select(0, 0), w_hh);
   return {dGH, dXn, dh0};
 }
 

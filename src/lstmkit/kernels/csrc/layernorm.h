@@ -82,12 +82,15 @@ void ln_row_bwd(int64_t H, const T* __restrict__ a, const T* __restrict__ cp,
     acc_cb[j] += du;
   }
   ln_row_backward(H, dchat, chat, crstd, dcn);
+  if (dcs) {  // in its own pass: a test inside the loop below would keep it from vectorising
+    for (int64_t j = 0; j < H; ++j) dc[j] += dcs[j];
+  }
   T* __restrict__ d0 = dah;
   T* __restrict__ d1 = dah + H;
   T* __restrict__ d2 = dah + 2 * H;
   T* __restrict__ d3 = dah + 3 * H;
   for (int64_t j = 0; j < H; ++j) {
-    const T dct = dc[j] + (dcs ? dcs[j] : T(0)) + dcn[j];
+    const T dct = dc[j] + dcn[j];
     d0[j] = dct * g[j] * i[j] * (T(1) - i[j]);
     d1[j] = dct * cp[j] * f[j] * (T(1) - f[j]);
     d2[j] = dh[j] * tu[j] * o[j] * (T(1) - o[j]);
@@ -121,25 +124,25 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> layer
   Tensor acts = at::empty_like(xp);
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "layernorm_forward", [&] {
     using T = scalar_t;
-    Tensor h = h0;
-    const Tensor w = w_hh_t.contiguous();
+    const Tensor w = w_hh_t.contiguous();  // (H, G)
     // base pointers, fetched once: data_ptr() is too costly to call per row
     T *A = ptr<T>(acts), *CS = ptr<T>(cs), *TU = ptr<T>(tus), *HS = ptr<T>(hs);
     T *XH = ptr<T>(xhat), *RS = ptr<T>(rstd), *CH = ptr<T>(chat), *CRS = ptr<T>(crstd);
-    const T *XP = ptr<T>(xp), *C0 = ptr<T>(c0), *GW = ptr<T>(gw), *GB = ptr<T>(gb);
-    const T *CW = ptr<T>(cw), *CB = ptr<T>(cb);
-    for (int64_t t = 0; t < L; ++t) {
-      Tensor a = acts.select(0, t);
-      step_gemm<T>(a, h, w);
-      const int64_t o1 = t * N * H, o4 = t * N * G;
-      const T* CP = t == 0 ? C0 : CS + (t - 1) * N * H;
-      rows(N, H, [&](int64_t n) {
-        ln_row_forward<T>(H, A + o4 + n * G, XP + o4 + n * G, GW, GB, CW, CB, CP + n * H,
-                          CS + o1 + n * H, TU + o1 + n * H, HS + o1 + n * H, XH + o4 + n * G,
-                          RS + (t * N + n) * 4, CH + o1 + n * H, CRS + t * N + n, T(kLnEps));
-      });
-      h = hs.select(0, t);
-    }
+    const T *XP = ptr<T>(xp), *C0 = ptr<T>(c0), *H0 = ptr<T>(h0), *GW = ptr<T>(gw);
+    const T *GB = ptr<T>(gb), *CW = ptr<T>(cw), *CB = ptr<T>(cb), *W = ptr<T>(w);
+    row_blocks(N, G * H, [&](int64_t b, int64_t e) {
+      for (int64_t t = 0; t < L; ++t) {
+        const int64_t o1 = t * N * H, o4 = t * N * G;
+        const T* HP = t == 0 ? H0 : HS + o1 - N * H;
+        const T* CP = t == 0 ? C0 : CS + o1 - N * H;
+        gemm_rows<T>(e - b, G, H, HP + b * H, H, W, G, A + o4 + b * G, G, false);
+        for (int64_t n = b; n < e; ++n) {
+          ln_row_forward<T>(H, A + o4 + n * G, XP + o4 + n * G, GW, GB, CW, CB, CP + n * H,
+                            CS + o1 + n * H, TU + o1 + n * H, HS + o1 + n * H, XH + o4 + n * G,
+                            RS + (t * N + n) * 4, CH + o1 + n * H, CRS + t * N + n, T(kLnEps));
+        }
+      }
+    });
   });
   return {hs, cs, tus, xhat, rstd, chat, crstd, acts};
 }
@@ -157,30 +160,40 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> layernorm_backward(
   const int64_t L = dhs.size(0), N = dhs.size(1), H = dhs.size(2), G = 4 * H;
   Tensor dA = at::empty_like(acts), dh = at::empty({N, H}, dhs.options());
   Tensor dc = at::zeros_like(c0), scratch = at::empty({N, 7 * H}, dhs.options());
+  Tensor dh0 = at::empty_like(c0);
   Tensor acc = at::zeros({at::get_num_threads(), 10 * H}, dhs.options());  // per-thread sums
   AT_DISPATCH_FLOATING_TYPES(dhs.scalar_type(), "layernorm_backward", [&] {
     using T = scalar_t;
-    const Tensor w = w_hh.contiguous();
+    const Tensor w = w_hh.contiguous();  // (G, H)
     const T *A = ptr<T>(acts), *CS = ptr<T>(cs), *TU = ptr<T>(tus), *XH = ptr<T>(xhat);
     const T *RS = ptr<T>(rstd), *CH = ptr<T>(chat), *CRS = ptr<T>(crstd), *C0 = ptr<T>(c0);
-    const T *GW = ptr<T>(gw), *CW = ptr<T>(cw);
+    const T *GW = ptr<T>(gw), *CW = ptr<T>(cw), *W = ptr<T>(w), *DHS = ptr<T>(dhs);
     const T* DCS0 = dcs.defined() ? ptr<T>(dcs) : nullptr;
     T *DC = ptr<T>(dc), *DA = ptr<T>(dA), *SC = ptr<T>(scratch), *ACC = ptr<T>(acc);
-    for (int64_t t = L - 1; t >= 0; --t) {
-      recurrent_grad<T>(dh, dhs, dA, w, t);
-      const int64_t o1 = t * N * H, o4 = t * N * G;
-      const T* CP = t == 0 ? C0 : CS + (t - 1) * N * H;
-      const T* DCS = DCS0 ? DCS0 + o1 : nullptr;
-      const T* DH = ptr<T>(dh);
-      rows(N, H, [&](int64_t n) {
-        ln_row_bwd<T>(H, A + o4 + n * G, CP + n * H, TU + o1 + n * H, XH + o4 + n * G,
-                      RS + (t * N + n) * 4, CH + o1 + n * H, CRS[t * N + n], GW, CW, DH + n * H,
-                      DCS ? DCS + n * H : nullptr, DC + n * H, DA + o4 + n * G, SC + n * 7 * H,
-                      ACC + at::get_thread_num() * 10 * H);
-      });
-    }
+    T *DH = ptr<T>(dh), *DH0 = ptr<T>(dh0);
+    row_blocks(N, G * H, [&](int64_t b, int64_t e) {
+      const int64_t m = e - b;
+      T* acc_t = ACC + at::get_thread_num() * 10 * H;  // this thread's gain/shift sums
+      for (int64_t t = L - 1; t >= 0; --t) {
+        const int64_t o1 = t * N * H, o4 = t * N * G;
+        const T* dht = DHS + o1 + b * H;  // plus dA[t+1] W_hh below the last step
+        if (t < L - 1) {
+          std::copy(dht, dht + m * H, DH + b * H);
+          gemm_rows<T>(m, H, G, DA + o4 + N * G + b * G, G, W, H, DH + b * H, H, true);
+          dht = DH + b * H;
+        }
+        const T* CP = t == 0 ? C0 : CS + o1 - N * H;
+        const T* DCS = DCS0 ? DCS0 + o1 : nullptr;
+        for (int64_t n = b; n < e; ++n) {
+          ln_row_bwd<T>(H, A + o4 + n * G, CP + n * H, TU + o1 + n * H, XH + o4 + n * G,
+                        RS + (t * N + n) * 4, CH + o1 + n * H, CRS[t * N + n], GW, CW,
+                        dht + (n - b) * H, DCS ? DCS + n * H : nullptr, DC + n * H,
+                        DA + o4 + n * G, SC + n * 7 * H, acc_t);
+        }
+      }
+      gemm_rows<T>(m, H, G, DA + b * G, G, W, H, DH0 + b * H, H, false);
+    });
   });
-  Tensor dh0 = at::mm(dA.select(0, 0), w_hh);
   return {dA, acc.sum(0), dh0, dc};
 }
 

@@ -61,14 +61,19 @@ void family_row_backward(int64_t H, const T* __restrict__ a, const T* __restrict
                          const T* __restrict__ tc, const T* __restrict__ dh,
                          const T* __restrict__ dcs, T* __restrict__ dc, T* __restrict__ d,
                          const T* __restrict__ p) noexcept {
-  // dc holds dL/dc_t from step t+1 on entry and dL/dc_{t-1} on exit; d is dL/d(pre-activations)
+  // dc holds dL/dc_t from step t+1 on entry and dL/dc_{t-1} on exit; d is dL/d(pre-activations).
+  // dL/dc_t from outside (dcs) is added first, in its own pass: a test inside the loop below
+  // would keep it from vectorising.
+  if (dcs) {
+    for (int64_t j = 0; j < H; ++j) dc[j] += dcs[j];
+  }
   T* __restrict__ d0 = d;
   T* __restrict__ d1 = d + H;
   T* __restrict__ d2 = d + 2 * H;
   if constexpr (K == Kind::kCoupled) {
     for (int64_t j = 0; j < H; ++j) {
       const T f = a[j], o = a[H + j], g = a[2 * H + j], tj = tc[j], dhj = dh[j];
-      const T dct = dc[j] + (dcs ? dcs[j] : T(0)) + dhj * o * (T(1) - tj * tj);
+      const T dct = dc[j] + dhj * o * (T(1) - tj * tj);
       d0[j] = dct * (cp[j] - g) * f * (T(1) - f);
       d1[j] = dhj * tj * o * (T(1) - o);
       d2[j] = dct * (T(1) - f) * (T(1) - g * g);
@@ -80,7 +85,7 @@ void family_row_backward(int64_t H, const T* __restrict__ a, const T* __restrict
       const T i = a[j], f = a[H + j], o = a[2 * H + j], g = a[3 * H + j];
       const T tj = tc[j], dhj = dh[j];
       const T dao = dhj * tj * o * (T(1) - o);
-      T dct = dc[j] + (dcs ? dcs[j] : T(0)) + dhj * o * (T(1) - tj * tj);
+      T dct = dc[j] + dhj * o * (T(1) - tj * tj);
       if constexpr (K == Kind::kPeephole) dct += dao * p[2 * H + j];
       const T dai = dct * g * i * (T(1) - i);
       const T daf = dct * cp[j] * f * (T(1) - f);
@@ -101,24 +106,22 @@ void family_forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
                          const Tensor& w_hh_t, const Tensor& peep, Tensor& hs, Tensor& cs,
                          Tensor& tcs, Tensor& acts) {
   const int64_t L = xp.size(0), N = xp.size(1), G = xp.size(2), H = h0.size(1);
+  const Tensor w = w_hh_t.contiguous();  // (H, G)
+  const T *W = ptr<T>(w), *X = ptr<T>(xp), *H0 = ptr<T>(h0), *C0 = ptr<T>(c0);
   const T* p = K == Kind::kPeephole ? ptr<T>(peep) : nullptr;
-  Tensor h = h0;
-  const Tensor w = w_hh_t.contiguous();  // a contiguous (H, G) operand is faster for small GEMMs
-  for (int64_t t = 0; t < L; ++t) {
-    Tensor a = acts.select(0, t);  // (N, G)
-    step_gemm<T>(a, h, w);
-    T* A = ptr<T>(a);
-    const T* X = ptr<T>(xp) + t * N * G;
-    const T* CP = t == 0 ? ptr<T>(c0) : ptr<T>(cs) + (t - 1) * N * H;
-    T* C = ptr<T>(cs) + t * N * H;
-    T* TC = ptr<T>(tcs) + t * N * H;
-    T* HS = ptr<T>(hs) + t * N * H;
-    rows(N, H, [&](int64_t n) {
-      family_row_forward<T, K>(H, A + n * G, X + n * G, CP + n * H, C + n * H, TC + n * H,
-                               HS + n * H, p);
-    });
-    h = hs.select(0, t);
-  }
+  T *A = ptr<T>(acts), *C = ptr<T>(cs), *TC = ptr<T>(tcs), *HS = ptr<T>(hs);
+  row_blocks(N, G * H, [&](int64_t b, int64_t e) {
+    for (int64_t t = 0; t < L; ++t) {
+      const int64_t o = t * N * H, og = t * N * G;
+      const T* HP = t == 0 ? H0 : HS + o - N * H;
+      const T* CP = t == 0 ? C0 : C + o - N * H;
+      gemm_rows<T>(e - b, G, H, HP + b * H, H, W, G, A + og + b * G, G, false);
+      for (int64_t n = b; n < e; ++n) {
+        family_row_forward<T, K>(H, A + og + n * G, X + og + n * G, CP + n * H, C + o + n * H,
+                                 TC + o + n * H, HS + o + n * H, p);
+      }
+    }
+  });
 }
 
 template <Kind K>
@@ -153,25 +156,37 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> peephole_forward(const Tensor& xp, co
 template <typename T, Kind K>
 void family_backward_impl(const Tensor& dhs, const Tensor& dcs, const Tensor& w_hh,
                           const Tensor& acts, const Tensor& cs, const Tensor& tcs,
-                          const Tensor& c0, const Tensor& peep, Tensor& dA, Tensor& dc) {
+                          const Tensor& c0, const Tensor& peep, Tensor& dA, Tensor& dc,
+                          Tensor& dh0) {
   const int64_t L = dhs.size(0), N = dhs.size(1), H = dhs.size(2), G = acts.size(2);
   Tensor dh = at::empty({N, H}, dhs.options());
-  const Tensor w = w_hh.contiguous();
+  const Tensor w = w_hh.contiguous();  // (G, H)
+  const T *W = ptr<T>(w), *DHS = ptr<T>(dhs), *Ac = ptr<T>(acts), *C = ptr<T>(cs);
+  const T *TC = ptr<T>(tcs), *C0 = ptr<T>(c0);
+  const T* DCS = dcs.defined() ? ptr<T>(dcs) : nullptr;
   const T* p = K == Kind::kPeephole ? ptr<T>(peep) : nullptr;
-  T* DC = ptr<T>(dc);
-  for (int64_t t = L - 1; t >= 0; --t) {
-    recurrent_grad<T>(dh, dhs, dA, w, t);
-    const T* DH = ptr<T>(dh);
-    const T* Ac = ptr<T>(acts) + t * N * G;
-    const T* CP = t == 0 ? ptr<T>(c0) : ptr<T>(cs) + (t - 1) * N * H;
-    const T* TC = ptr<T>(tcs) + t * N * H;
-    const T* DCS = dcs.defined() ? ptr<T>(dcs) + t * N * H : nullptr;
-    T* D = ptr<T>(dA) + t * N * G;
-    rows(N, H, [&](int64_t n) {
-      family_row_backward<T, K>(H, Ac + n * G, CP + n * H, TC + n * H, DH + n * H,
-                                DCS ? DCS + n * H : nullptr, DC + n * H, D + n * G, p);
-    });
-  }
+  T *DC = ptr<T>(dc), *D = ptr<T>(dA), *DH = ptr<T>(dh), *DH0 = ptr<T>(dh0);
+  row_blocks(N, G * H, [&](int64_t b, int64_t e) {
+    const int64_t m = e - b;
+    for (int64_t t = L - 1; t >= 0; --t) {
+      const int64_t o = t * N * H, og = t * N * G;
+      // dL/dh_t: from outside (dhs[t]) plus, below the last step, back through the recurrent
+      // weights from step t+1's pre-activation gradients
+      const T* dht = DHS + o + b * H;
+      if (t < L - 1) {
+        std::copy(dht, dht + m * H, DH + b * H);
+        gemm_rows<T>(m, H, G, D + og + N * G + b * G, G, W, H, DH + b * H, H, true);
+        dht = DH + b * H;
+      }
+      const T* CP = t == 0 ? C0 : C + o - N * H;
+      for (int64_t n = b; n < e; ++n) {
+        family_row_backward<T, K>(H, Ac + og + n * G, CP + n * H, TC + o + n * H,
+                                  dht + (n - b) * H, DCS ? DCS + o + n * H : nullptr, DC + n * H,
+                                  D + og + n * G, p);
+      }
+    }
+    gemm_rows<T>(m, H, G, D + b * G, G, W, H, DH0 + b * H, H, false);
+  });
 }
 
 template <Kind K>
@@ -185,11 +200,10 @@ std::tuple<Tensor, Tensor, Tensor> family_backward(const Tensor& dhs_,
   const Tensor dcs = dcs_.has_value() && dcs_->defined() ? dcs_->contiguous() : Tensor();
   const Tensor peep = peep_.defined() ? peep_.contiguous() : peep_;
   Tensor dA = at::empty_like(acts);
-  Tensor dc = at::zeros_like(c0);
+  Tensor dc = at::zeros_like(c0), dh0 = at::empty_like(c0);
   AT_DISPATCH_FLOATING_TYPES(dhs.scalar_type(), "family_backward", [&] {
-    family_backward_impl<scalar_t, K>(dhs, dcs, w_hh, acts, cs, tcs, c0, peep, dA, dc);
+    family_backward_impl<scalar_t, K>(dhs, dcs, w_hh, acts, cs, tcs, c0, peep, dA, dc, dh0);
   });
-  Tensor dh0 = at::mm(dA.select(0, 0), w_hh);
   return {dA, dh0, dc};
 }
 
