@@ -10,9 +10,9 @@ import textwrap
 
 import pytest
 import torch
+from tests.conftest import torch_threads
 
 from lstmkit.kernels import _ext, _loops, _loops_py
-from tests.conftest import torch_threads
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 L, N, H = 5, 3, 4

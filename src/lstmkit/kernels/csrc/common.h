@@ -1,6 +1,6 @@
 // Shared by lstmkit's C++ time loops: fast activations, the per-thread row blocks and the per-step
-// GEMM. Everything sits in one translation unit (loops.cpp
-// includes the per-family headers), in an anonymous namespace.
+// GEMM. Everything sits in one translation unit (loops.cpp includes the per-family headers), in an
+// anonymous namespace.
 #pragma once
 
 #include <ATen/ATen.h>
