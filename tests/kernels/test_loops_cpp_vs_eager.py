@@ -72,6 +72,17 @@ def _backward_args(cell: str, fwd_args: tuple, fwd_out: tuple, with_dcs: bool, s
     return dhs, dcs, w_hh, acts, cs, tcs, fwd_args[2], *extra
 
 
+def _both_forwards(cell: str, ops, args: tuple) -> tuple[tuple, tuple]:
+    """(C++, eager) outputs of ``<cell>_forward``, each given its own copy of the arguments (the
+    lstm-family and layernorm loops write their gates over xp); checks that they do."""
+    want = getattr(_loops_py, f"{cell}_forward")(*(a.clone() if a is not None else a for a in args))
+    xp = args[0].clone()
+    got = getattr(ops, f"{cell}_forward")(xp, *args[1:])
+    if cell != "gru":
+        assert got[-1].data_ptr() == xp.data_ptr(), "gates not written over xp"
+    return got, want
+
+
 def _as_dict(outputs: tuple) -> dict:
     return {f"out{k}": t for k, t in enumerate(outputs)}
 
@@ -102,8 +113,7 @@ DTYPES = [pytest.param(torch.float32, id="f32"), pytest.param(torch.float64, id=
 @pytest.mark.parametrize(("cell", "with_bias"), FORWARD_CASES)
 def test_forward_cpp_matches_eager(parity, ops, cell, with_bias, dtype):
     args = _forward_args(cell, dtype, with_bias=with_bias)
-    want = getattr(_loops_py, f"{cell}_forward")(*args)
-    got = getattr(ops, f"{cell}_forward")(*args)
+    got, want = _both_forwards(cell, ops, args)
     assert len(got) == len(want)
     assert torch.isfinite(want[0]).all() and want[0].abs().max() > 0.05
     parity.check(_as_dict(got), _as_dict(want), TOL[dtype], f"{cell}_forward {dtype}")
@@ -113,7 +123,7 @@ def test_forward_cpp_matches_eager(parity, ops, cell, with_bias, dtype):
 @pytest.mark.parametrize(("cell", "with_dcs"), BACKWARD_CASES)
 def test_backward_cpp_matches_eager(parity, ops, cell, with_dcs, dtype):
     fwd_args = _forward_args(cell, dtype)
-    fwd_out = getattr(_loops_py, f"{cell}_forward")(*fwd_args)
+    fwd_out = getattr(_loops_py, f"{cell}_forward")(*(a.clone() for a in fwd_args))
     args = _backward_args(cell, fwd_args, fwd_out, with_dcs)
     want = getattr(_loops_py, f"{cell}_backward")(*args)
     got = getattr(ops, f"{cell}_backward")(*args)
@@ -138,8 +148,7 @@ def test_cpp_matches_eager_with_parallel_rows(parity, ops, cell, dtype, n, hidde
     every step of its own rows."""
     with torch_threads(2):
         fwd_args = _forward_args(cell, dtype, n=n, seed=5, H=hidden)
-        want = getattr(_loops_py, f"{cell}_forward")(*fwd_args)
-        got = getattr(ops, f"{cell}_forward")(*fwd_args)
+        got, want = _both_forwards(cell, ops, fwd_args)
         parity.check(_as_dict(got), _as_dict(want), TOL[dtype], f"{cell}_forward")
         args = _backward_args(cell, fwd_args, want, with_dcs=True)
         want_b = getattr(_loops_py, f"{cell}_backward")(*args)
@@ -152,8 +161,7 @@ def test_cpp_matches_eager_with_parallel_rows(parity, ops, cell, dtype, n, hidde
 def test_cpp_matches_eager_when_gates_saturate(parity, ops, cell, dtype):
     """Pre-activations of a few hundred: the C++ sigmoid's clamp and -ffast-math stay exact."""
     fwd_args = _forward_args(cell, dtype, xp_scale=300.0)
-    want = getattr(_loops_py, f"{cell}_forward")(*fwd_args)
-    got = getattr(ops, f"{cell}_forward")(*fwd_args)
+    got, want = _both_forwards(cell, ops, fwd_args)
     assert all(torch.isfinite(t).all() for t in got)
     parity.check(_as_dict(got), _as_dict(want), TOL[dtype], f"{cell}_forward saturated")
     args = _backward_args(cell, fwd_args, want, with_dcs=True)

@@ -27,19 +27,24 @@ __all__ = [
 ]
 
 
-def _buffers(xp: Tensor, h0: Tensor):
+def _buffers(xp: Tensor, h0: Tensor, gates_over_xp: bool = True):
+    """The state buffers and the gate buffer. The lstm-family and layernorm loops turn the input
+    projection xp into the gate values in place (as the C++ loops do; their schemas say so), so
+    their gate buffer is xp itself."""
     L, N, _ = xp.shape
     H = h0.shape[1]
     new = xp.new_empty
-    return L, N, H, new(L, N, H), new(L, N, H), new(L, N, H), torch.empty_like(xp)
+    acts = xp if gates_over_xp else torch.empty_like(xp)
+    return L, N, H, new(L, N, H), new(L, N, H), new(L, N, H), acts
 
 
 def lstm_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor):
-    """xp (L, N, 4H) rows i|f|o|g -> hs, cs, tanh(cs) (L, N, H) and gate values (L, N, 4H)."""
+    """xp (L, N, 4H) rows i|f|o|g -> hs, cs, tanh(cs) (L, N, H) and gate values (L, N, 4H),
+    the latter written over xp."""
     L, _, H, hs, cs, tcs, acts = _buffers(xp, h0)
     h, c = h0, c0
     for t in range(L):
-        a = torch.addmm(xp[t], h, w_hh_t, out=acts[t])  # (N, 4H)
+        a = acts[t].addmm_(h, w_hh_t)  # (N, 4H)
         a[:, : 3 * H].sigmoid_()
         g = a[:, 3 * H :].tanh_()
         c = torch.mul(a[:, H : 2 * H], c, out=cs[t]).addcmul_(a[:, :H], g)  # f⊙c + i⊙g
@@ -55,7 +60,7 @@ def peephole_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor, peep: T
     p_o = peep[2 * H :]
     h, c = h0, c0
     for t in range(L):
-        a = torch.addmm(xp[t], h, w_hh_t, out=acts[t])  # (N, 4H)
+        a = acts[t].addmm_(h, w_hh_t)  # (N, 4H)
         a[:, : 2 * H].view(N, 2, H).addcmul_(p_if, c.unsqueeze(1)).sigmoid_()
         g = a[:, 3 * H :].tanh_()
         c = torch.mul(a[:, H : 2 * H], c, out=cs[t]).addcmul_(a[:, :H], g)
@@ -70,7 +75,7 @@ def coupled_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor):
     L, _, H, hs, cs, tcs, acts = _buffers(xp, h0)
     h, c = h0, c0
     for t in range(L):
-        a = torch.addmm(xp[t], h, w_hh_t, out=acts[t])  # (N, 3H)
+        a = acts[t].addmm_(h, w_hh_t)  # (N, 3H)
         a[:, : 2 * H].sigmoid_()
         g = a[:, 2 * H :].tanh_()
         c = torch.addcmul(g, a[:, :H], c - g, out=cs[t])
@@ -119,7 +124,7 @@ def _family_backward(
 
 def gru_forward(xp: Tensor, h0: Tensor, w_hh_t: Tensor, b_hh: Tensor | None):
     """xp (L, N, 3H) = x W_ih^T + b_ih, rows r|z|n -> hs (L, N, H), acts r|z|n, gh_n (L, N, H)."""
-    L, N, H, hs, hn, _unused, acts = _buffers(xp, h0)
+    L, N, H, hs, hn, _unused, acts = _buffers(xp, h0, gates_over_xp=False)
     gh = xp.new_empty(N, 3 * H)
     h = h0
     for t in range(L):
@@ -208,7 +213,8 @@ def layernorm_forward(xp, h0, c0, w_hh_t, gw, gb, cw, cb):
     """xp (L, N, 4H) rows i|f|o|g; gw, gb (4H) per-gate LN gains/shifts; cw, cb (H) for c_t.
 
     Returns hs, cs, tanh(LN(c)⊙γ_c + β_c), the normalised gates xhat (L, N, 4, H) with rstd
-    (L, N, 4, 1), the normalised cell state chat (L, N, H) with crstd (L, N, 1), and the gates.
+    (L, N, 4, 1), the normalised cell state chat (L, N, H) with crstd (L, N, 1), and the gates
+    (written over xp).
     """
     L, N, H, hs, cs, tus, acts = _buffers(xp, h0)
     new = xp.new_empty
@@ -216,7 +222,7 @@ def layernorm_forward(xp, h0, c0, w_hh_t, gw, gb, cw, cb):
     gw, gb = gw.view(4, H), gb.view(4, H)
     h, c = h0, c0
     for t in range(L):
-        a = torch.addmm(xp[t], h, w_hh_t)  # (N, 4H)
+        a = xp[t].addmm_(h, w_hh_t)  # (N, 4H), then the gate values over it
         xh, _, rs = torch.native_layer_norm(a.view(N, 4, H), [H], None, None, LN_EPS)
         xhat[t], rstd[t] = xh, rs
         act = torch.addcmul(gb, xh, gw, out=acts[t].view(N, 4, H)).view(N, 4 * H)

@@ -32,14 +32,14 @@ void ln_row_backward(int64_t n, const T* __restrict__ dy, const T* __restrict__ 
   for (int64_t j = 0; j < n; ++j) dv[j] = rstd * (dy[j] - m1 - xhat[j] * m2);
 }
 
-// Forward of one row: a (4H) holds h W_hh^T on entry and the gate values i|f|o|g on exit.
+// Forward of one row: a (4H) holds x W_ih^T + b + h W_hh^T on entry and the gate values i|f|o|g
+// on exit.
 template <typename T>
-void ln_row_forward(int64_t H, T* __restrict__ a, const T* __restrict__ x, const T* __restrict__ gw,
+void ln_row_forward(int64_t H, T* __restrict__ a, const T* __restrict__ gw,
                     const T* __restrict__ gb, const T* __restrict__ cw, const T* __restrict__ cb,
                     const T* __restrict__ cp, T* __restrict__ c, T* __restrict__ tu,
                     T* __restrict__ h, T* __restrict__ xhat, T* __restrict__ rstd,
                     T* __restrict__ chat, T* __restrict__ crstd, T eps) noexcept {
-  for (int64_t j = 0; j < 4 * H; ++j) a[j] += x[j];
   for (int64_t k = 0; k < 4; ++k) rstd[k] = ln_row(H, a + k * H, xhat + k * H, eps);
   for (int64_t j = 0; j < 3 * H; ++j) a[j] = sigm(xhat[j] * gw[j] + gb[j]);
   for (int64_t j = 3 * H; j < 4 * H; ++j) a[j] = tanh_(xhat[j] * gw[j] + gb[j]);
@@ -121,23 +121,23 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> layer
   Tensor hs = at::empty({L, N, H}, xp.options()), cs = at::empty_like(hs), tus = at::empty_like(hs);
   Tensor chat = at::empty_like(hs), crstd = at::empty({L, N, 1}, xp.options());
   Tensor xhat = at::empty({L, N, 4, H}, xp.options()), rstd = at::empty({L, N, 4, 1}, xp.options());
-  Tensor acts = at::empty_like(xp);
+  Tensor acts = xp;  // the input projection becomes the gate values in place
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "layernorm_forward", [&] {
     using T = scalar_t;
     const Tensor w = w_hh_t.contiguous();  // (H, G)
     // base pointers, fetched once: data_ptr() is too costly to call per row
     T *A = ptr<T>(acts), *CS = ptr<T>(cs), *TU = ptr<T>(tus), *HS = ptr<T>(hs);
     T *XH = ptr<T>(xhat), *RS = ptr<T>(rstd), *CH = ptr<T>(chat), *CRS = ptr<T>(crstd);
-    const T *XP = ptr<T>(xp), *C0 = ptr<T>(c0), *H0 = ptr<T>(h0), *GW = ptr<T>(gw);
+    const T *C0 = ptr<T>(c0), *H0 = ptr<T>(h0), *GW = ptr<T>(gw);
     const T *GB = ptr<T>(gb), *CW = ptr<T>(cw), *CB = ptr<T>(cb), *W = ptr<T>(w);
     row_blocks(N, G * H, [&](int64_t b, int64_t e) {
       for (int64_t t = 0; t < L; ++t) {
         const int64_t o1 = t * N * H, o4 = t * N * G;
         const T* HP = t == 0 ? H0 : HS + o1 - N * H;
         const T* CP = t == 0 ? C0 : CS + o1 - N * H;
-        gemm_rows<T>(e - b, G, H, HP + b * H, H, W, G, A + o4 + b * G, G, false);
+        gemm_rows<T>(e - b, G, H, HP + b * H, H, W, G, A + o4 + b * G, G, true);
         for (int64_t n = b; n < e; ++n) {
-          ln_row_forward<T>(H, A + o4 + n * G, XP + o4 + n * G, GW, GB, CW, CB, CP + n * H,
+          ln_row_forward<T>(H, A + o4 + n * G, GW, GB, CW, CB, CP + n * H,
                             CS + o1 + n * H, TU + o1 + n * H, HS + o1 + n * H, XH + o4 + n * G,
                             RS + (t * N + n) * 4, CH + o1 + n * H, CRS + t * N + n, T(kLnEps));
         }

@@ -11,17 +11,16 @@ namespace {
 enum class Kind { kLSTM, kPeephole, kCoupled };
 
 template <typename T, Kind K>
-void family_row_forward(int64_t H, T* __restrict__ a, const T* __restrict__ x,
-                        const T* __restrict__ cp, T* __restrict__ c, T* __restrict__ tc,
+void family_row_forward(int64_t H, T* __restrict__ a, const T* __restrict__ cp, T* __restrict__ c, T* __restrict__ tc,
                         T* __restrict__ h, const T* __restrict__ p) noexcept {
   T* __restrict__ a0 = a;
   T* __restrict__ a1 = a + H;
   T* __restrict__ a2 = a + 2 * H;
   if constexpr (K == Kind::kCoupled) {  // blocks f|o|g
     for (int64_t j = 0; j < H; ++j) {
-      const T f = sigm(a0[j] + x[j]);
-      const T o = sigm(a1[j] + x[H + j]);
-      const T g = tanh_(a2[j] + x[2 * H + j]);
+      const T f = sigm(a0[j]);
+      const T o = sigm(a1[j]);
+      const T g = tanh_(a2[j]);
       const T cj = g + f * (cp[j] - g);
       const T tj = tanh_(cj);
       a0[j] = f;
@@ -34,8 +33,8 @@ void family_row_forward(int64_t H, T* __restrict__ a, const T* __restrict__ x,
   } else {  // blocks i|f|o|g
     T* __restrict__ a3 = a + 3 * H;
     for (int64_t j = 0; j < H; ++j) {
-      T ai = a0[j] + x[j], af = a1[j] + x[H + j], ao = a2[j] + x[2 * H + j];
-      const T ag = a3[j] + x[3 * H + j];
+      T ai = a0[j], af = a1[j], ao = a2[j];
+      const T ag = a3[j];
       if constexpr (K == Kind::kPeephole) {
         ai += p[j] * cp[j];
         af += p[H + j] * cp[j];
@@ -107,7 +106,7 @@ void family_forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
                          Tensor& tcs, Tensor& acts) {
   const int64_t L = xp.size(0), N = xp.size(1), G = xp.size(2), H = h0.size(1);
   const Tensor w = w_hh_t.contiguous();  // (H, G)
-  const T *W = ptr<T>(w), *X = ptr<T>(xp), *H0 = ptr<T>(h0), *C0 = ptr<T>(c0);
+  const T *W = ptr<T>(w), *H0 = ptr<T>(h0), *C0 = ptr<T>(c0);
   const T* p = K == Kind::kPeephole ? ptr<T>(peep) : nullptr;
   T *A = ptr<T>(acts), *C = ptr<T>(cs), *TC = ptr<T>(tcs), *HS = ptr<T>(hs);
   row_blocks(N, G * H, [&](int64_t b, int64_t e) {
@@ -115,10 +114,10 @@ void family_forward_impl(const Tensor& xp, const Tensor& h0, const Tensor& c0,
       const int64_t o = t * N * H, og = t * N * G;
       const T* HP = t == 0 ? H0 : HS + o - N * H;
       const T* CP = t == 0 ? C0 : C + o - N * H;
-      gemm_rows<T>(e - b, G, H, HP + b * H, H, W, G, A + og + b * G, G, false);
+      gemm_rows<T>(e - b, G, H, HP + b * H, H, W, G, A + og + b * G, G, true);
       for (int64_t n = b; n < e; ++n) {
-        family_row_forward<T, K>(H, A + og + n * G, X + og + n * G, CP + n * H, C + o + n * H,
-                                 TC + o + n * H, HS + o + n * H, p);
+        family_row_forward<T, K>(H, A + og + n * G, CP + n * H, C + o + n * H, TC + o + n * H,
+                                 HS + o + n * H, p);
       }
     }
   });
@@ -132,7 +131,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> family_forward(const Tensor& xp_, con
   const Tensor peep = peep_.defined() ? peep_.contiguous() : peep_;
   const int64_t L = xp.size(0), N = xp.size(1), H = h0.size(1);
   Tensor hs = at::empty({L, N, H}, xp.options()), cs = at::empty_like(hs), tcs = at::empty_like(hs);
-  Tensor acts = at::empty_like(xp);
+  Tensor acts = xp;  // the input projection becomes the gate values in place
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "family_forward", [&] {
     family_forward_impl<scalar_t, K>(xp, h0, c0, w_hh_t, peep, hs, cs, tcs, acts);
   });
