@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from lstmkit.bench import _train_step, gemm_gflops, step_flops
+from lstmkit.memory import keep_freed_memory
 from lstmkit.nn import LSTM
 
 GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear")
@@ -55,7 +56,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="100,28,28,128,2")
     ap.add_argument("--out", default="bench_results/profile_step.json")
+    ap.add_argument(
+        "--system-malloc", action="store_true", help="leave malloc as it is (lstmkit.memory)"
+    )
     args = ap.parse_args()
+    malloc = False if args.system_malloc else keep_freed_memory()
     N, L, I, H, layers = (int(v) for v in args.config.split(","))
     torch.manual_seed(0)
     x = torch.randn(N, L, I)
@@ -72,7 +77,8 @@ def main() -> None:
         rows.append(r)
     threads = torch.get_num_threads()
     print(f"\n(N, L, I, H, layers) = ({args.config}); GEMM rate {rate:.0f} GFLOP/s, {threads} "
-          "threads; ms per train step (profiled, self CPU time)\n")  # fmt: skip
+          f"threads, malloc keeps freed memory: {'yes' if malloc else 'no'}; ms per train step "
+          "(profiled, self CPU time)\n")  # fmt: skip
     print("| path | step ms | GEMMs | lstmkit loops | oneDNN RNN | other | of GEMM rate |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -84,7 +90,8 @@ def main() -> None:
         print(f"\n{r['name']}: " + ", ".join(f"{k} {v:.2f} ms" for k, v in r["top"]))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"config": args.config, "gemm_gflops": rate, "rows": rows}, indent=1))
+    meta = {"config": args.config, "gemm_gflops": rate, "malloc_keeps_freed_memory": malloc}
+    out.write_text(json.dumps({**meta, "rows": rows}, indent=1))
     print(f"\nwrote {out}")
 
 

@@ -21,6 +21,7 @@ import torch
 
 from lstmkit.kernels import _ext, _loops
 from lstmkit.kernels.cells import CELLS
+from lstmkit.memory import keep_freed_memory
 from lstmkit.nn import LSTM
 
 __all__ = [
@@ -142,6 +143,7 @@ def run_speed(
         "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
         "quick": quick,
+        "malloc_keeps_freed_memory": keep_freed_memory(),  # as the lstmkit command runs
     }
     rows: list[BenchRow] = []
     torch.manual_seed(0)
@@ -177,7 +179,8 @@ def format_table(rows: list[BenchRow], meta: dict) -> str:
     """A Markdown table of the rows, with the machine line above it."""
     head = (
         f"GEMM rate {meta['gemm_gflops']} GFLOP/s, {meta['threads']} threads, torch "
-        f"{meta['torch']}, C++ kernels {'on' if meta['cpp_kernels'] else 'off'}"
+        f"{meta['torch']}, C++ kernels {'on' if meta['cpp_kernels'] else 'off'}, malloc keeps "
+        f"freed memory: {'yes' if meta.get('malloc_keeps_freed_memory') else 'no'}"
     )
     lines = [
         head,

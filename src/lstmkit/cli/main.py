@@ -18,6 +18,7 @@ from lstmkit.cli import (
     train_cmds,
     tune_cmds,
 )
+from lstmkit.memory import keep_freed_memory
 
 __all__ = ["build_parser", "main"]
 
@@ -61,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(message)s" if not args.verbose else "%(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    keep_freed_memory()  # no page faults for every step's big buffers (lstmkit.memory)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
