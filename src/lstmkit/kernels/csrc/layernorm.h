@@ -159,7 +159,9 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> layernorm_backward(
   const Tensor dcs = dcs_.has_value() && dcs_->defined() ? dcs_->contiguous() : Tensor();
   const int64_t L = dhs.size(0), N = dhs.size(1), H = dhs.size(2), G = 4 * H;
   Tensor dA = at::empty_like(acts), dh = at::empty({N, H}, dhs.options());
-  Tensor dc = at::zeros_like(c0), scratch = at::empty({N, 7 * H}, dhs.options());
+  Tensor dc = at::zeros_like(c0);
+  // per-thread scratch (7H, reused row after row so that it stays in L1) and gain/shift sums
+  Tensor scratch = at::empty({at::get_num_threads(), 7 * H}, dhs.options());
   Tensor dh0 = at::empty_like(c0);
   Tensor acc = at::zeros({at::get_num_threads(), 10 * H}, dhs.options());  // per-thread sums
   AT_DISPATCH_FLOATING_TYPES(dhs.scalar_type(), "layernorm_backward", [&] {
@@ -174,6 +176,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> layernorm_backward(
     row_blocks(N, G * H, [&](int64_t b, int64_t e) {
       const int64_t m = e - b;
       T* acc_t = ACC + at::get_thread_num() * 10 * H;  // this thread's gain/shift sums
+      T* sc_t = SC + at::get_thread_num() * 7 * H;
       for (int64_t t = L - 1; t >= 0; --t) {
         const int64_t o1 = t * N * H, o4 = t * N * G;
         const T* dht = DHS + o1 + b * H;  // plus dA[t+1] W_hh below the last step
@@ -188,7 +191,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> layernorm_backward(
           ln_row_bwd<T>(H, A + o4 + n * G, CP + n * H, TU + o1 + n * H, XH + o4 + n * G,
                         RS + (t * N + n) * 4, CH + o1 + n * H, CRS[t * N + n], GW, CW,
                         dht + (n - b) * H, DCS ? DCS + n * H : nullptr, DC + n * H,
-                        DA + o4 + n * G, SC + n * 7 * H, acc_t);
+                        DA + o4 + n * G, sc_t, acc_t);
         }
       }
       gemm_rows<T>(m, H, G, DA + b * G, G, W, H, DH0 + b * H, H, false);
