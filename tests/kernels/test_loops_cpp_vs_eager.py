@@ -67,9 +67,9 @@ def _backward_args(cell: str, fwd_args: tuple, fwd_out: tuple, with_dcs: bool, s
         _, cs, tus, xhat, rstd, chat, crstd, acts = fwd_out
         gw, cw = fwd_args[4], fwd_args[6]
         return dhs, dcs, w_hh, acts, cs, tus, xhat, rstd, chat, crstd, fwd_args[2], gw, cw
-    _, cs, tcs, acts = fwd_out
+    _, cs, acts = fwd_out
     extra = (fwd_args[4],) if cell == "peephole" else ()
-    return dhs, dcs, w_hh, acts, cs, tcs, fwd_args[2], *extra
+    return dhs, dcs, w_hh, acts, cs, fwd_args[2], *extra
 
 
 def _both_forwards(cell: str, ops, args: tuple) -> tuple[tuple, tuple]:

@@ -27,35 +27,35 @@ __all__ = [
 ]
 
 
-def _buffers(xp: Tensor, h0: Tensor, gates_over_xp: bool = True):
-    """The state buffers and the gate buffer. The lstm-family and layernorm loops turn the input
-    projection xp into the gate values in place (as the C++ loops do; their schemas say so), so
-    their gate buffer is xp itself."""
+def _buffers(xp: Tensor, h0: Tensor, states: int = 2, gates_over_xp: bool = True):
+    """L, N, H, ``states`` (L, N, H) state buffers and the gate buffer. The lstm-family and
+    layernorm loops turn the input projection xp into the gate values in place (as the C++ loops
+    do; their schemas say so), so their gate buffer is xp itself."""
     L, N, _ = xp.shape
     H = h0.shape[1]
-    new = xp.new_empty
     acts = xp if gates_over_xp else torch.empty_like(xp)
-    return L, N, H, new(L, N, H), new(L, N, H), new(L, N, H), acts
+    return (L, N, H, *(xp.new_empty(L, N, H) for _ in range(states)), acts)
 
 
 def lstm_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor):
-    """xp (L, N, 4H) rows i|f|o|g -> hs, cs, tanh(cs) (L, N, H) and gate values (L, N, 4H),
-    the latter written over xp."""
-    L, _, H, hs, cs, tcs, acts = _buffers(xp, h0)
+    """xp (L, N, 4H) rows i|f|o|g -> hs, cs (L, N, H) and gate values (L, N, 4H), the latter
+    written over xp. tanh(cs) is not kept: the backward recomputes it (one (L, N, H) buffer less
+    to write and read)."""
+    L, _, H, hs, cs, acts = _buffers(xp, h0)
     h, c = h0, c0
     for t in range(L):
         a = acts[t].addmm_(h, w_hh_t)  # (N, 4H)
         a[:, : 3 * H].sigmoid_()
         g = a[:, 3 * H :].tanh_()
         c = torch.mul(a[:, H : 2 * H], c, out=cs[t]).addcmul_(a[:, :H], g)  # f⊙c + i⊙g
-        tc = torch.tanh(c, out=tcs[t])
+        tc = torch.tanh(c)
         h = torch.mul(a[:, 2 * H : 3 * H], tc, out=hs[t])  # o⊙tanh(c)
-    return hs, cs, tcs, acts
+    return hs, cs, acts
 
 
 def peephole_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor, peep: Tensor):
     """As lstm_forward, with a_i += p_i⊙c_{t-1}, a_f += p_f⊙c_{t-1}, a_o += p_o⊙c_t."""
-    L, N, H, hs, cs, tcs, acts = _buffers(xp, h0)
+    L, N, H, hs, cs, acts = _buffers(xp, h0)
     p_if = peep[: 2 * H].view(2, H)
     p_o = peep[2 * H :]
     h, c = h0, c0
@@ -65,23 +65,23 @@ def peephole_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor, peep: T
         g = a[:, 3 * H :].tanh_()
         c = torch.mul(a[:, H : 2 * H], c, out=cs[t]).addcmul_(a[:, :H], g)
         o = a[:, 2 * H : 3 * H].addcmul_(p_o, c).sigmoid_()
-        tc = torch.tanh(c, out=tcs[t])
+        tc = torch.tanh(c)
         h = torch.mul(o, tc, out=hs[t])
-    return hs, cs, tcs, acts
+    return hs, cs, acts
 
 
 def coupled_forward(xp: Tensor, h0: Tensor, c0: Tensor, w_hh_t: Tensor):
     """xp (L, N, 3H) rows f|o|g; i = 1 - f, so c' = g + f⊙(c - g)."""
-    L, _, H, hs, cs, tcs, acts = _buffers(xp, h0)
+    L, _, H, hs, cs, acts = _buffers(xp, h0)
     h, c = h0, c0
     for t in range(L):
         a = acts[t].addmm_(h, w_hh_t)  # (N, 3H)
         a[:, : 2 * H].sigmoid_()
         g = a[:, 2 * H :].tanh_()
         c = torch.addcmul(g, a[:, :H], c - g, out=cs[t])
-        tc = torch.tanh(c, out=tcs[t])
+        tc = torch.tanh(c)
         h = torch.mul(a[:, H : 2 * H], tc, out=hs[t])
-    return hs, cs, tcs, acts
+    return hs, cs, acts
 
 
 def _family_backward(
@@ -124,7 +124,7 @@ def _family_backward(
 
 def gru_forward(xp: Tensor, h0: Tensor, w_hh_t: Tensor, b_hh: Tensor | None):
     """xp (L, N, 3H) = x W_ih^T + b_ih, rows r|z|n -> hs (L, N, H), acts r|z|n, gh_n (L, N, H)."""
-    L, N, H, hs, hn, _unused, acts = _buffers(xp, h0, gates_over_xp=False)
+    L, N, H, hs, hn, acts = _buffers(xp, h0, gates_over_xp=False)
     gh = xp.new_empty(N, 3 * H)
     h = h0
     for t in range(L):
@@ -145,9 +145,10 @@ def _prev(first: Tensor, seq: Tensor) -> Tensor:
     return torch.cat([first.unsqueeze(0), seq[:-1]])
 
 
-def lstm_backward(dhs, dcs, w_hh, acts, cs, tcs, c0):
+def lstm_backward(dhs, dcs, w_hh, acts, cs, c0):
     """acts rows i|f|o|g. Returns dA (L, N, 4H) at the pre-activations, dh0, dc0."""
     i, f, o, g = acts.chunk(4, dim=2)  # (L, N, H) each
+    tcs = torch.tanh(cs)
     cprev = _prev(c0, cs)
     gate_coef = torch.stack(  # (L, N, 4, H): dc -> d a_i, d a_f, (o: 0), d a_g
         [g * i * (1.0 - i), cprev * f * (1.0 - f), torch.zeros_like(o), i * (1.0 - g * g)], dim=2
@@ -156,10 +157,11 @@ def lstm_backward(dhs, dcs, w_hh, acts, cs, tcs, c0):
     return _family_backward(dhs, dcs, w_hh, dh_coef, o_coef, gate_coef, f.contiguous(), 2)
 
 
-def peephole_backward(dhs, dcs, w_hh, acts, cs, tcs, c0, peep):
+def peephole_backward(dhs, dcs, w_hh, acts, cs, c0, peep):
     """As lstm_backward, with the peephole paths c_{t-1} -> a_i, a_f and c_t -> a_o."""
     pi, pf, po = peep.chunk(3)
     i, f, o, g = acts.chunk(4, dim=2)
+    tcs = torch.tanh(cs)
     cprev = _prev(c0, cs)
     di, df = i * (1.0 - i), f * (1.0 - f)
     o_coef = tcs * o * (1.0 - o)  # dh -> d a_o
@@ -169,9 +171,10 @@ def peephole_backward(dhs, dcs, w_hh, acts, cs, tcs, c0, peep):
     return _family_backward(dhs, dcs, w_hh, dh_coef, o_coef, gate_coef, carry_coef, 2)
 
 
-def coupled_backward(dhs, dcs, w_hh, acts, cs, tcs, c0):
+def coupled_backward(dhs, dcs, w_hh, acts, cs, c0):
     """acts rows f|o|g, i = 1 - f."""
     f, o, g = acts.chunk(3, dim=2)
+    tcs = torch.tanh(cs)
     cprev = _prev(c0, cs)
     gate_coef = torch.stack(
         [(cprev - g) * f * (1.0 - f), torch.zeros_like(o), (1.0 - f) * (1.0 - g * g)], dim=2
@@ -216,7 +219,7 @@ def layernorm_forward(xp, h0, c0, w_hh_t, gw, gb, cw, cb):
     (L, N, 4, 1), the normalised cell state chat (L, N, H) with crstd (L, N, 1), and the gates
     (written over xp).
     """
-    L, N, H, hs, cs, tus, acts = _buffers(xp, h0)
+    L, N, H, hs, cs, tus, acts = _buffers(xp, h0, states=3)
     new = xp.new_empty
     xhat, rstd, chat, crstd = new(L, N, 4, H), new(L, N, 4, 1), new(L, N, H), new(L, N, 1)
     gw, gb = gw.view(4, H), gb.view(4, H)

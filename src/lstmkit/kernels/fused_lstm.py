@@ -107,8 +107,8 @@ class _LSTMFamilyFn(torch.autograd.Function):
         w_hh_p = _permute_rows(w_hh, nb)
         xp = _project(x, w_ih_p, _permute_rows(b_ih, nb), _permute_rows(b_hh, nb))  # (L, N, G)
         fwd = _loops.get(f"{cls.loop}_forward", x)
-        hs, cs, tcs, acts = fwd(xp, h0, c0, w_hh_p.t(), *extra)
-        ctx.save_for_backward(x, h0, c0, w_ih_p, w_hh_p, hs, cs, tcs, acts, *extra)
+        hs, cs, acts = fwd(xp, h0, c0, w_hh_p.t(), *extra)
+        ctx.save_for_backward(x, h0, c0, w_ih_p, w_hh_p, hs, cs, acts, *extra)
         ctx.kernel = cls
         ctx.set_materialize_grads(False)
         ctx.mark_non_differentiable(acts)
@@ -118,11 +118,11 @@ class _LSTMFamilyFn(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, dhs, dcs, _dacts):
         cls = ctx.kernel
-        x, h0, c0, w_ih_p, w_hh_p, hs, cs, tcs, acts, *extra = ctx.saved_tensors
+        x, h0, c0, w_ih_p, w_hh_p, hs, cs, acts, *extra = ctx.saved_tensors
         if dhs is None:
             dhs = torch.zeros_like(hs)
         bwd = _loops.get(f"{cls.loop}_backward", x)
-        dA, dh0, dc0 = bwd(dhs.contiguous(), dcs, w_hh_p, acts, cs, tcs, c0, *extra)
+        dA, dh0, dc0 = bwd(dhs.contiguous(), dcs, w_hh_p, acts, cs, c0, *extra)
         need = ctx.needs_input_grad
         grads = _layer_grads(dA, x, h0, hs, w_ih_p, cls.blocks, dh0, dc0, need)
         return (*grads, *cls._extra_grads(dA, cs, c0, need[7:]))

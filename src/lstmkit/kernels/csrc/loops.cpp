@@ -14,12 +14,12 @@
 #include "lstm_family.h"
 
 TORCH_LIBRARY(lstmkit, m) {
-  m.def("lstm_forward(Tensor(a!) xp, Tensor h0, Tensor c0, Tensor w_hh_t) -> (Tensor, Tensor, Tensor, Tensor(a!))");
-  m.def("coupled_forward(Tensor(a!) xp, Tensor h0, Tensor c0, Tensor w_hh_t) -> (Tensor, Tensor, Tensor, Tensor(a!))");
-  m.def("peephole_forward(Tensor(a!) xp, Tensor h0, Tensor c0, Tensor w_hh_t, Tensor peep) -> (Tensor, Tensor, Tensor, Tensor(a!))");
-  m.def("lstm_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor tcs, Tensor c0) -> (Tensor, Tensor, Tensor)");
-  m.def("coupled_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor tcs, Tensor c0) -> (Tensor, Tensor, Tensor)");
-  m.def("peephole_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor tcs, Tensor c0, Tensor peep) -> (Tensor, Tensor, Tensor)");
+  m.def("lstm_forward(Tensor(a!) xp, Tensor h0, Tensor c0, Tensor w_hh_t) -> (Tensor, Tensor, Tensor(a!))");
+  m.def("coupled_forward(Tensor(a!) xp, Tensor h0, Tensor c0, Tensor w_hh_t) -> (Tensor, Tensor, Tensor(a!))");
+  m.def("peephole_forward(Tensor(a!) xp, Tensor h0, Tensor c0, Tensor w_hh_t, Tensor peep) -> (Tensor, Tensor, Tensor(a!))");
+  m.def("lstm_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor c0) -> (Tensor, Tensor, Tensor)");
+  m.def("coupled_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor c0) -> (Tensor, Tensor, Tensor)");
+  m.def("peephole_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor c0, Tensor peep) -> (Tensor, Tensor, Tensor)");
   m.def("gru_forward(Tensor xp, Tensor h0, Tensor w_hh_t, Tensor? b_hh) -> (Tensor, Tensor, Tensor)");
   m.def("layernorm_forward(Tensor(a!) xp, Tensor h0, Tensor c0, Tensor w_hh_t, Tensor gw, Tensor gb, Tensor cw, Tensor cb) -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor(a!))");
   m.def("layernorm_backward(Tensor dhs, Tensor? dcs, Tensor w_hh, Tensor acts, Tensor cs, Tensor tus, Tensor xhat, Tensor rstd, Tensor chat, Tensor crstd, Tensor c0, Tensor gw, Tensor cw) -> (Tensor, Tensor, Tensor, Tensor)");
