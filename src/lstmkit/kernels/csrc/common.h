@@ -129,4 +129,19 @@ void gemm_rows(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T
   }
 }
 
+// dL/dh_t for rows [b, e) of step t of a backward loop: what arrives from outside (dhs[t]) plus,
+// below the last step, what flows back through the recurrent weights from step t+1's
+// pre-activation gradients (d[t+1] W, d (L, N, G), W (G, H)). Returns those rows: dhs's own at the
+// last step, else the scratch dh's (N, H).
+template <typename T>
+const T* step_dh(int64_t t, int64_t L, int64_t N, int64_t H, int64_t G, int64_t b, int64_t e,
+                 const T* dhs, const T* d, const T* W, T* dh) {
+  const T* outside = dhs + t * N * H + b * H;
+  if (t == L - 1) return outside;
+  const int64_t m = e - b;
+  std::copy(outside, outside + m * H, dh + b * H);
+  gemm_rows<T>(m, H, G, d + (t + 1) * N * G + b * G, G, W, H, dh + b * H, H, true);
+  return dh + b * H;
+}
+
 }  // namespace

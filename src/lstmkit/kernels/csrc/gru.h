@@ -97,12 +97,7 @@ void gru_backward_impl(const Tensor& dhs, const Tensor& w_hh, const Tensor& acts
     const int64_t m = e - b;
     for (int64_t t = L - 1; t >= 0; --t) {
       const int64_t o = t * N * H, og = t * N * G;
-      const T* dht = DHS + o + b * H;  // plus dGH[t+1] W_hh below the last step
-      if (t < L - 1) {
-        std::copy(dht, dht + m * H, DH + b * H);
-        gemm_rows<T>(m, H, G, D + og + N * G + b * G, G, W, H, DH + b * H, H, true);
-        dht = DH + b * H;
-      }
+      const T* dht = step_dh<T>(t, L, N, H, G, b, e, DHS, D, W, DH);
       const T* HP = t == 0 ? H0 : HS + o - N * H;
       for (int64_t n = b; n < e; ++n) {
         gru_row_backward<T>(H, A + og + n * G, HP + n * H, HN + o + n * H, dht + (n - b) * H,

@@ -179,12 +179,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> layernorm_backward(
       T* sc_t = SC + at::get_thread_num() * 7 * H;
       for (int64_t t = L - 1; t >= 0; --t) {
         const int64_t o1 = t * N * H, o4 = t * N * G;
-        const T* dht = DHS + o1 + b * H;  // plus dA[t+1] W_hh below the last step
-        if (t < L - 1) {
-          std::copy(dht, dht + m * H, DH + b * H);
-          gemm_rows<T>(m, H, G, DA + o4 + N * G + b * G, G, W, H, DH + b * H, H, true);
-          dht = DH + b * H;
-        }
+        const T* dht = step_dh<T>(t, L, N, H, G, b, e, DHS, DA, W, DH);
         const T* CP = t == 0 ? C0 : CS + o1 - N * H;
         const T* DCS = DCS0 ? DCS0 + o1 : nullptr;
         for (int64_t n = b; n < e; ++n) {

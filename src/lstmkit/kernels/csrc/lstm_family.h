@@ -166,14 +166,7 @@ void family_backward_impl(const Tensor& dhs, const Tensor& dcs, const Tensor& w_
     const int64_t m = e - b;
     for (int64_t t = L - 1; t >= 0; --t) {
       const int64_t o = t * N * H, og = t * N * G;
-      // dL/dh_t: from outside (dhs[t]) plus, below the last step, back through the recurrent
-      // weights from step t+1's pre-activation gradients
-      const T* dht = DHS + o + b * H;
-      if (t < L - 1) {
-        std::copy(dht, dht + m * H, DH + b * H);
-        gemm_rows<T>(m, H, G, D + og + N * G + b * G, G, W, H, DH + b * H, H, true);
-        dht = DH + b * H;
-      }
+      const T* dht = step_dh<T>(t, L, N, H, G, b, e, DHS, D, W, DH);
       const T* CP = t == 0 ? C0 : C + o - N * H;
       for (int64_t n = b; n < e; ++n) {
         family_row_backward<T, K>(H, Ac + og + n * G, CP + n * H, C + o + n * H,
