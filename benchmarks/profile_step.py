@@ -59,18 +59,27 @@ def main() -> None:
     ap.add_argument(
         "--system-malloc", action="store_true", help="leave malloc as it is (lstmkit.memory)"
     )
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="profile every path this many times, interleaved; "
+        "keep each path's fastest round (this machine's noise only ever adds time)"
+    )  # fmt: skip
     args = ap.parse_args()
     malloc = False if args.system_malloc else keep_freed_memory()
     N, L, I, H, layers = (int(v) for v in args.config.split(","))
     torch.manual_seed(0)
     x = torch.randn(N, L, I)
-    rate = gemm_gflops()
     modules = {"torch.nn.LSTM": torch.nn.LSTM(I, H, layers, batch_first=True)}
     for cell in ("lstm", "peephole", "coupled", "gru", "layernorm"):
         modules[f"fused {cell}"] = LSTM(I, H, layers, cell=cell, backend="fused")
+    rate, best = 0.0, {}
+    for _ in range(max(1, args.rounds)):
+        rate = max(rate, gemm_gflops())  # the machine's limit: the best rate seen
+        for name, module in modules.items():
+            r = profile(name, module, x)
+            if name not in best or r["ms"] < best[name]["ms"]:
+                best[name] = r
     rows = []
-    for name, module in modules.items():
-        r = profile(name, module, x)
+    for name, r in best.items():
         cell = "lstm" if name == "torch.nn.LSTM" else name.split()[1]
         flops = step_flops(cell, (N, L, I, H, layers))
         r["gemm_fraction_of_step"] = round(flops / (r["ms"] / 1000) / 1e9 / rate, 3)
@@ -90,7 +99,12 @@ def main() -> None:
         print(f"\n{r['name']}: " + ", ".join(f"{k} {v:.2f} ms" for k, v in r["top"]))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"config": args.config, "gemm_gflops": rate, "malloc_keeps_freed_memory": malloc}
+    meta = {
+        "config": args.config,
+        "gemm_gflops": rate,
+        "malloc_keeps_freed_memory": malloc,
+        "rounds": args.rounds,
+    }
     out.write_text(json.dumps({**meta, "rows": rows}, indent=1))
     print(f"\nwrote {out}")
 

@@ -133,11 +133,14 @@ def test_backward_cpp_matches_eager(parity, ops, cell, with_dcs, dtype):
 
 
 PARALLEL_CASES = [
-    # (dtype, batch, hidden): tiny rows (the plain-loop GEMM), and rows big enough for BLAS,
-    # with an odd batch so that the two threads' blocks differ in size
-    pytest.param(torch.float64, 1100, 4, id="f64-small-gemm"),
-    pytest.param(torch.float64, 37, 32, id="f64-blas"),
-    pytest.param(torch.float32, 37, 32, id="f32-blas"),
+    # (dtype, batch, hidden), each thread's block of rows taking one GEMM path: tiny rows (the
+    # plain loop), the register-blocked kernel (with edge rows and, for gru, edge columns), BLAS;
+    # an odd batch, so that the two threads' blocks differ in size
+    pytest.param(torch.float64, 1100, 4, id="f64-plain"),
+    pytest.param(torch.float64, 37, 32, id="f64-blocked"),
+    pytest.param(torch.float32, 37, 32, id="f32-blocked"),
+    pytest.param(torch.float64, 37, 64, id="f64-blas"),
+    pytest.param(torch.float32, 37, 64, id="f32-blas"),
 ]
 
 
