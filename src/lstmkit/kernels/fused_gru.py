@@ -10,7 +10,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from lstmkit.kernels import _loops
-from lstmkit.kernels.fused_lstm import _prev, _project
+from lstmkit.kernels.fused_lstm import _project, _recurrent_weight_grad
 
 __all__ = ["GATE_SLICES", "GRUFn"]
 
@@ -21,7 +21,7 @@ class GRUFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         # x (L, N, I), h0 (N, H); c0 is unused (GRU has no cell state) and kept for a uniform call
-        xp = _project(x, w_ih, b_ih, None)  # (L, N, 3H)
+        xp = _project(x, w_ih, b_ih)  # (L, N, 3H)
         hs, acts, hn = _loops.get("gru_forward", x)(xp, h0, w_hh.t(), b_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, hs, acts, hn)
         ctx.set_materialize_grads(False)
@@ -38,12 +38,11 @@ class GRUFn(torch.autograd.Function):
         dGH, dXn, dh0 = _loops.get("gru_backward", x)(dhs.contiguous(), w_hh, acts, hs, h0, hn)
         dXP = dGH.clone()  # (L, N, 3H): r, z rows as for the recurrent part; n row without r
         dXP[..., 2 * H :] = dXn
-        hprev = _prev(h0, hs)
         need = ctx.needs_input_grad
         dXP2, dGH2 = dXP.view(L * N, 3 * H), dGH.view(L * N, 3 * H)
         dx = (dXP2 @ w_ih).view(L, N, -1) if need[0] else None
         dw_ih = dXP2.t() @ x.reshape(L * N, -1) if need[3] else None
-        dw_hh = dGH2.t() @ hprev.reshape(L * N, H) if need[4] else None
+        dw_hh = _recurrent_weight_grad(dGH, h0, hs) if need[4] else None
         db_ih = dXP2.sum(0) if need[5] else None
         db_hh = dGH2.sum(0) if need[6] else None
         return dx, dh0 if need[1] else None, None, dw_ih, dw_hh, db_ih, db_hh

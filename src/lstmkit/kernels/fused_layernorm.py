@@ -12,6 +12,7 @@ from torch.autograd.function import once_differentiable
 
 from lstmkit.kernels import _loops
 from lstmkit.kernels.fused_lstm import (
+    _bias,
     _layer_grads,
     _permute_rows,
     _project,
@@ -29,7 +30,7 @@ class LayerNormFn(torch.autograd.Function):
         # x (L, N, I), h0/c0 (N, H); gw, gb (4H) per-gate LN gain/shift; cw, cb (H) for c_t
         w_ih_p, w_hh_p = _permute_rows(w_ih, 4), _permute_rows(w_hh, 4)
         gw_p, gb_p = _permute_rows(gw, 4), _permute_rows(gb, 4)
-        xp = _project(x, w_ih_p, _permute_rows(b_ih, 4), _permute_rows(b_hh, 4))  # (L, N, 4H)
+        xp = _project(x, w_ih_p, _permute_rows(_bias(b_ih, b_hh), 4))  # (L, N, 4H)
         fwd = _loops.get("layernorm_forward", x)
         hs, cs, tus, xhat, rstd, chat, crstd, acts = fwd(
             xp, h0, c0, w_hh_p.t(), gw_p, gb_p, cw.contiguous(), cb.contiguous()

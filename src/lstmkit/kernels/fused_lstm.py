@@ -15,6 +15,8 @@ returned in that internal order; ``GATE_SLICES`` says where each gate lives.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
@@ -34,30 +36,48 @@ GATE_SLICES = {
 _PERM = {4: (0, 1, 3, 2), 3: (0, 2, 1)}
 
 
+@functools.lru_cache(maxsize=64)
+def _row_index(blocks: int, H: int, inverse: bool, device: torch.device) -> Tensor:
+    """The row index that reorders gate blocks (torch's order -> internal, or back)."""
+    order = list(_PERM[blocks])
+    if inverse:
+        order = [order.index(k) for k in range(blocks)]
+    return torch.cat([torch.arange(k * H, (k + 1) * H) for k in order]).to(device)
+
+
 def _permute_rows(w: Tensor | None, blocks: int) -> Tensor | None:
-    """Reorder the gate blocks of a (blocks*H, ...) weight or (blocks*H,) bias."""
+    """Reorder the gate blocks of a (blocks*H, ...) weight or (blocks*H,) bias (one gather)."""
     if w is None:
         return None
-    return torch.cat([w.chunk(blocks)[k] for k in _PERM[blocks]])
+    return w.index_select(0, _row_index(blocks, w.shape[0] // blocks, False, w.device))
 
 
 def _unpermute_rows(w: Tensor, blocks: int) -> Tensor:
-    parts = w.chunk(blocks)
-    inverse = [0] * blocks
-    for pos, k in enumerate(_PERM[blocks]):
-        inverse[k] = pos
-    return torch.cat([parts[k] for k in inverse])
+    return w.index_select(0, _row_index(blocks, w.shape[0] // blocks, True, w.device))
 
 
-def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor:
-    """x W_ih^T + b_ih + b_hh for all steps in one GEMM: (L, N, I) -> (L, N, G)."""
+def _bias(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
+    """b_ih + b_hh (either may be None): the two biases act as one on the pre-activations."""
+    if b_ih is None or b_hh is None:
+        return b_hh if b_ih is None else b_ih
+    return b_ih + b_hh
+
+
+def _recurrent_weight_grad(dA: Tensor, h0: Tensor, hs: Tensor) -> Tensor:
+    """Σ_t dA_t^T h_{t-1} (h_{-1} = h0) as two GEMMs, without concatenating h0 and hs[:-1]."""
+    L, _, G = dA.shape
+    H = hs.shape[-1]
+    grad = dA[0].t() @ h0
+    if L > 1:
+        grad = torch.addmm(grad, dA[1:].reshape(-1, G).t(), hs[:-1].reshape(-1, H))
+    return grad
+
+
+def _project(x: Tensor, w_ih: Tensor, b: Tensor | None) -> Tensor:
+    """x W_ih^T + b for all steps in one GEMM: (L, N, I) -> (L, N, G)."""
     L, N, I = x.shape
     x2 = x.reshape(L * N, I)
-    if b_ih is None and b_hh is None:
-        xp = x2 @ w_ih.t()
-    else:
-        b = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
-        xp = torch.addmm(b, x2, w_ih.t())
+    xp = x2 @ w_ih.t() if b is None else torch.addmm(b, x2, w_ih.t())
     return xp.view(L, N, -1)
 
 
@@ -77,10 +97,9 @@ def _layer_grads(
     rows back in torch's order; None where no gradient is needed."""
     L, N, G = dA.shape
     dA2 = dA.reshape(L * N, G)
-    hprev = _prev(h0, hs)
     dx = (dA2 @ w_ih).view(L, N, -1) if need[0] else None
     dw_ih = _unpermute_rows(dA2.t() @ x.reshape(L * N, -1), blocks) if need[3] else None
-    dw_hh = _unpermute_rows(dA2.t() @ hprev.reshape(L * N, -1), blocks) if need[4] else None
+    dw_hh = _unpermute_rows(_recurrent_weight_grad(dA, h0, hs), blocks) if need[4] else None
     db = _unpermute_rows(dA2.sum(0), blocks) if (need[5] or need[6]) else None
     return (
         dx,
@@ -105,7 +124,7 @@ class _LSTMFamilyFn(torch.autograd.Function):
         nb = cls.blocks
         w_ih_p = _permute_rows(w_ih, nb)
         w_hh_p = _permute_rows(w_hh, nb)
-        xp = _project(x, w_ih_p, _permute_rows(b_ih, nb), _permute_rows(b_hh, nb))  # (L, N, G)
+        xp = _project(x, w_ih_p, _permute_rows(_bias(b_ih, b_hh), nb))  # (L, N, G)
         fwd = _loops.get(f"{cls.loop}_forward", x)
         hs, cs, acts = fwd(xp, h0, c0, w_hh_p.t(), *extra)
         ctx.save_for_backward(x, h0, c0, w_ih_p, w_hh_p, hs, cs, acts, *extra)
