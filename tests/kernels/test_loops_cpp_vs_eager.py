@@ -173,6 +173,16 @@ def test_cpp_matches_eager_when_gates_saturate(parity, ops, cell, dtype):
     parity.check(_as_dict(got_b), _as_dict(want_b), TOL[dtype], f"{cell}_backward saturated")
 
 
+@pytest.mark.parametrize("cell", ["lstm", "peephole", "coupled", "layernorm"])
+def test_gates_over_xp_need_a_contiguous_xp(ops, cell):
+    """The forwards write the gates over xp, so a view (whose copy would be written instead, not
+    the caller's tensor the schema names) is refused."""
+    args = _forward_args(cell, torch.float32)
+    strided = args[0].transpose(0, 1).contiguous().transpose(0, 1)  # same values, not contiguous
+    with pytest.raises(RuntimeError, match="xp must be contiguous"):
+        getattr(ops, f"{cell}_forward")(strided, *args[1:])
+
+
 def test_loop_dispatch(ops):
     """CPU float32/float64 take the C++ loops; other dtypes (and eager()) the eager ones."""
     x32, x64 = torch.zeros(1), torch.zeros(1, dtype=torch.float64)

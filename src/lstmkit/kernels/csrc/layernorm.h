@@ -114,7 +114,10 @@ constexpr double kLnEps = 1e-5;
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> layernorm_forward(
     const Tensor& xp_, const Tensor& h0_, const Tensor& c0_, const Tensor& w_hh_t,
     const Tensor& gw_, const Tensor& gb_, const Tensor& cw_, const Tensor& cb_) {
-  const Tensor xp = xp_.contiguous(), h0 = h0_.contiguous(), c0 = c0_.contiguous();
+  // the gate values are written over xp (the schema says so): it must be the caller's own buffer
+  TORCH_CHECK(xp_.is_contiguous(), "xp must be contiguous: the gate values are written over it");
+  const Tensor& xp = xp_;
+  const Tensor h0 = h0_.contiguous(), c0 = c0_.contiguous();
   const Tensor gw = gw_.contiguous(), gb = gb_.contiguous(), cw = cw_.contiguous(),
                cb = cb_.contiguous();
   const int64_t L = xp.size(0), N = xp.size(1), G = xp.size(2), H = h0.size(1);

@@ -124,7 +124,10 @@ template <Kind K>
 std::tuple<Tensor, Tensor, Tensor> family_forward(const Tensor& xp_, const Tensor& h0_,
                                                           const Tensor& c0_, const Tensor& w_hh_t,
                                                           const Tensor& peep_) {
-  const Tensor xp = xp_.contiguous(), h0 = h0_.contiguous(), c0 = c0_.contiguous();
+  // the gate values are written over xp (the schema says so): it must be the caller's own buffer
+  TORCH_CHECK(xp_.is_contiguous(), "xp must be contiguous: the gate values are written over it");
+  const Tensor& xp = xp_;
+  const Tensor h0 = h0_.contiguous(), c0 = c0_.contiguous();
   const Tensor peep = peep_.defined() ? peep_.contiguous() : peep_;
   const int64_t L = xp.size(0), N = xp.size(1), H = h0.size(1);
   Tensor hs = at::empty({L, N, H}, xp.options()), cs = at::empty_like(hs);
