@@ -3,10 +3,13 @@
 Trains the same model twice with the same seed, once in float32 and once under bf16 autocast,
 and prints accuracy and seconds per epoch. The model is seed 002's (2-layer LSTM, hidden 128,
 rows as steps), where the recurrence is the work: on CPUs with bf16 instructions torch's oneDNN
-LSTM runs it in bf16. ``--defaults`` adds lstmkit's classify defaults (Conv1d + GRU: the GRU has
-no bf16 kernel and stays float32 inside, so only the layers around it gain).
+LSTM runs it in bf16. ``--defaults`` adds lstmkit's classify defaults (Conv1d + GRU) and
+``--fused`` seed 002's model with the layer-normalised cell: both run lstmkit's fused kernels,
+whose whole-sequence GEMMs take bf16 operands under bf16 autocast (the recurrence stays float32).
+``--only`` skips seed 002's LSTM.
 
-Run: ``.venv/bin/python benchmarks/precision.py [--epochs N] [--defaults] [--out FILE.json]``
+Run: ``.venv/bin/python benchmarks/precision.py [--epochs N] [--defaults] [--fused] [--only]
+[--out FILE.json]``
 (needs the Fashion-MNIST IDX files: ``apt-get install dataset-fashion-mnist``).
 """
 
@@ -41,12 +44,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--defaults", action="store_true", help="also lstmkit's classify defaults")
+    ap.add_argument("--fused", action="store_true", help="also seed 002's model, layernorm cell")
+    ap.add_argument("--only", action="store_true", help="without seed 002's LSTM")
     ap.add_argument("--out", default="bench_results/precision.json")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    settings = {"seed 002 LSTM": SEED_LSTM | {"epochs": args.epochs}}
+    settings = {} if args.only else {"seed 002 LSTM": SEED_LSTM | {"epochs": args.epochs}}
     if args.defaults:
         settings["lstmkit defaults (Conv1d + GRU)"] = {}
+    if args.fused:
+        settings["seed 002 model, layernorm cell"] = SEED_LSTM | {
+            "cell": "layernorm", "epochs": args.epochs,
+        }  # fmt: skip
     rows = []
     for name, options in settings.items():
         for precision in ("fp32", "bf16"):

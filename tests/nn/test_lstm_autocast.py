@@ -1,7 +1,8 @@
-"""Under autocast (``--precision bf16``) the recurrence runs in bf16 only where a kernel has a bf16
-path: torch's oneDNN LSTM on a CPU with bf16 instructions. Everywhere else (lstmkit's kernels,
-torch's GRU, oneDNN without bf16) the layer takes a bf16 input from an earlier autocast layer,
-computes in float32 and gives float32 back: the float32 result of the bf16-rounded input.
+"""Under autocast (``--precision bf16``) on a CPU with bf16 instructions, torch's oneDNN LSTM runs
+in bf16, and lstmkit's fused kernels run their whole-sequence GEMMs on bf16 operands (float32
+recurrence, float32 out). Everywhere else (torch's GRU, any CPU without bf16, the reference
+backend) the layer takes a bf16 input from an earlier autocast layer, computes in float32 and
+gives float32 back: the float32 result of the bf16-rounded input.
 """
 
 import pytest
@@ -37,9 +38,14 @@ def test_lstm_under_cpu_autocast(backend, cell, onednn_bf16):
         out, (h, _) = m(z)
     expected, _ = m(z.float())
     bf16 = onednn_bf16 and cell == "lstm" and backend in ("auto", "torch")
+    fused_bf16 = onednn_bf16 and m.resolved_backend(False, x.device) == "fused"
     if bf16:  # oneDNN's bf16 LSTM: bf16 out, close to float32
         assert out.dtype == torch.bfloat16 and h.dtype == torch.bfloat16
         torch.testing.assert_close(out.float(), expected, rtol=0, atol=0.05)
+    elif fused_bf16:  # lstmkit's kernels: bf16 operands in the big GEMMs, fp32 out
+        assert out.dtype == torch.float32 and h.dtype == torch.float32
+        torch.testing.assert_close(out, expected, rtol=0, atol=0.02)
+        assert not torch.equal(out, expected)  # the bf16 GEMMs did run
     else:
         assert out.dtype == torch.float32 and h.dtype == torch.float32
         torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)

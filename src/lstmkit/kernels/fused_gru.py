@@ -10,7 +10,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from lstmkit.kernels import _loops
-from lstmkit.kernels.fused_lstm import _project, _recurrent_weight_grad
+from lstmkit.kernels.fused_lstm import _gemm_dtype, _mm, _project, _recurrent_weight_grad
 
 __all__ = ["GATE_SLICES", "GRUFn"]
 
@@ -21,7 +21,8 @@ class GRUFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         # x (L, N, I), h0 (N, H); c0 is unused (GRU has no cell state) and kept for a uniform call
-        xp = _project(x, w_ih, b_ih)  # (L, N, 3H)
+        ctx.gemm_dtype = _gemm_dtype()
+        xp = _project(x, w_ih, b_ih, ctx.gemm_dtype)  # (L, N, 3H)
         hs, acts, hn = _loops.get("gru_forward", x)(xp, h0, w_hh.t(), b_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, hs, acts, hn)
         ctx.set_materialize_grads(False)
@@ -40,9 +41,11 @@ class GRUFn(torch.autograd.Function):
         dXP[..., 2 * H :] = dXn
         need = ctx.needs_input_grad
         dXP2, dGH2 = dXP.view(L * N, 3 * H), dGH.view(L * N, 3 * H)
-        dx = (dXP2 @ w_ih).view(L, N, -1) if need[0] else None
-        dw_ih = dXP2.t() @ x.reshape(L * N, -1) if need[3] else None
-        dw_hh = _recurrent_weight_grad(dGH, h0, hs) if need[4] else None
+        dt, out = ctx.gemm_dtype, dXP.dtype
+        low = dXP2 if dt is None else dXP2.to(dt)  # cast once for the two GEMMs below
+        dx = _mm(low, w_ih, dt, out=out).view(L, N, -1) if need[0] else None
+        dw_ih = _mm(low.t(), x.reshape(L * N, -1), dt, out=out) if need[3] else None
+        dw_hh = _recurrent_weight_grad(dGH, h0, hs, dt) if need[4] else None
         db_ih = dXP2.sum(0) if need[5] else None
         db_hh = dGH2.sum(0) if need[6] else None
         return dx, dh0 if need[1] else None, None, dw_ih, dw_hh, db_ih, db_hh

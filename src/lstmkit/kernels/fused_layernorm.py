@@ -13,6 +13,7 @@ from torch.autograd.function import once_differentiable
 from lstmkit.kernels import _loops
 from lstmkit.kernels.fused_lstm import (
     _bias,
+    _gemm_dtype,
     _layer_grads,
     _permute_rows,
     _project,
@@ -30,7 +31,8 @@ class LayerNormFn(torch.autograd.Function):
         # x (L, N, I), h0/c0 (N, H); gw, gb (4H) per-gate LN gain/shift; cw, cb (H) for c_t
         w_ih_p, w_hh_p = _permute_rows(w_ih, 4), _permute_rows(w_hh, 4)
         gw_p, gb_p = _permute_rows(gw, 4), _permute_rows(gb, 4)
-        xp = _project(x, w_ih_p, _permute_rows(_bias(b_ih, b_hh), 4))  # (L, N, 4H)
+        ctx.gemm_dtype = _gemm_dtype()
+        xp = _project(x, w_ih_p, _permute_rows(_bias(b_ih, b_hh), 4), ctx.gemm_dtype)  # (L, N, 4H)
         fwd = _loops.get("layernorm_forward", x)
         hs, cs, tus, xhat, rstd, chat, crstd, acts = fwd(
             xp, h0, c0, w_hh_p.t(), gw_p, gb_p, cw.contiguous(), cb.contiguous()
@@ -56,7 +58,7 @@ class LayerNormFn(torch.autograd.Function):
             dhs.contiguous(), dcs, w_hh_p, acts, cs, tus, xhat, rstd, chat, crstd, c0, gw_p, cw
         )
         need = ctx.needs_input_grad
-        grads = _layer_grads(dA, x, h0, hs, w_ih_p, 4, dh0, dc0, need)
+        grads = _layer_grads(dA, x, h0, hs, w_ih_p, 4, dh0, dc0, need, ctx.gemm_dtype)
         dgw = _unpermute_rows(sums[: 4 * H], 4) if need[7] else None
         dgb = _unpermute_rows(sums[4 * H : 8 * H], 4) if need[8] else None
         dcw = sums[8 * H : 9 * H] if need[9] else None

@@ -15,7 +15,10 @@ returned in that internal order; ``GATE_SLICES`` says where each gate lives.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -24,7 +27,7 @@ from torch.autograd.function import once_differentiable
 from lstmkit.kernels import _loops
 from lstmkit.kernels._loops_py import _prev
 
-__all__ = ["GATE_SLICES", "CoupledFn", "LSTMFn", "PeepholeFn"]
+__all__ = ["GATE_SLICES", "CoupledFn", "LSTMFn", "PeepholeFn", "bf16_gemms"]
 
 # Block index (in units of H) of each gate in the internal order.
 GATE_SLICES = {
@@ -63,22 +66,56 @@ def _bias(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
     return b_ih + b_hh
 
 
-def _recurrent_weight_grad(dA: Tensor, h0: Tensor, hs: Tensor) -> Tensor:
+_gemm = threading.local()
+
+
+@contextlib.contextmanager
+def bf16_gemms(enabled: bool = True) -> Iterator[None]:
+    """Inside, the fused kernels started here run their whole-sequence GEMMs (input projection,
+    input and weight gradients) on bf16 operands, accumulating in float32; the recurrence (per-step
+    products, gate math, states) stays float32. ``nn.LSTM`` turns it on under CPU bf16 autocast on
+    CPUs with bf16 instructions; users may turn it on themselves. ``enabled=False`` changes nothing
+    (an enclosing block's choice stands). A kernel keeps its forward's choice for its backward."""
+    before = getattr(_gemm, "dtype", None)
+    _gemm.dtype = torch.bfloat16 if enabled else before
+    try:
+        yield
+    finally:
+        _gemm.dtype = before
+
+
+def _gemm_dtype() -> torch.dtype | None:
+    """The operand dtype of the whole-sequence GEMMs (None: the tensors' own)."""
+    return getattr(_gemm, "dtype", None)
+
+
+def _mm(
+    a: Tensor, b: Tensor, dtype: torch.dtype | None, c: Tensor | None = None, out=None
+) -> Tensor:
+    """[c +] a @ b; with ``dtype``, on operands of that dtype and the result cast to ``out``."""
+    if dtype is None:
+        return a @ b if c is None else torch.addmm(c, a, b)
+    a, b = a.to(dtype), b.to(dtype)
+    result = a @ b if c is None else torch.addmm(c.to(dtype), a, b)
+    return result.to(out)
+
+
+def _recurrent_weight_grad(
+    dA: Tensor, h0: Tensor, hs: Tensor, dtype: torch.dtype | None = None
+) -> Tensor:
     """Σ_t dA_t^T h_{t-1} (h_{-1} = h0) as two GEMMs, without concatenating h0 and hs[:-1]."""
     L, _, G = dA.shape
     H = hs.shape[-1]
-    grad = dA[0].t() @ h0
+    grad = _mm(dA[0].t(), h0, dtype, out=hs.dtype)
     if L > 1:
-        grad = torch.addmm(grad, dA[1:].reshape(-1, G).t(), hs[:-1].reshape(-1, H))
+        grad = _mm(dA[1:].reshape(-1, G).t(), hs[:-1].reshape(-1, H), dtype, grad, out=hs.dtype)
     return grad
 
 
-def _project(x: Tensor, w_ih: Tensor, b: Tensor | None) -> Tensor:
+def _project(x: Tensor, w_ih: Tensor, b: Tensor | None, dtype: torch.dtype | None = None) -> Tensor:
     """x W_ih^T + b for all steps in one GEMM: (L, N, I) -> (L, N, G)."""
     L, N, I = x.shape
-    x2 = x.reshape(L * N, I)
-    xp = x2 @ w_ih.t() if b is None else torch.addmm(b, x2, w_ih.t())
-    return xp.view(L, N, -1)
+    return _mm(x.reshape(L * N, I), w_ih.t(), dtype, b, out=x.dtype).view(L, N, -1)
 
 
 def _layer_grads(
@@ -91,15 +128,21 @@ def _layer_grads(
     dh0: Tensor,
     dc0: Tensor | None,
     need: tuple[bool, ...],
+    dtype: torch.dtype | None = None,
 ) -> tuple:
     """After the loop, the gradients of (x, h0, c0, w_ih, w_hh, b_ih, b_hh) from dA (L, N, G),
     the gradient at the pre-activations: dx, dW_ih, dW_hh as single GEMMs, db one reduction,
     rows back in torch's order; None where no gradient is needed."""
     L, N, G = dA.shape
     dA2 = dA.reshape(L * N, G)
-    dx = (dA2 @ w_ih).view(L, N, -1) if need[0] else None
-    dw_ih = _unpermute_rows(dA2.t() @ x.reshape(L * N, -1), blocks) if need[3] else None
-    dw_hh = _unpermute_rows(_recurrent_weight_grad(dA, h0, hs), blocks) if need[4] else None
+    out = dA.dtype
+    low = dA if dtype is None else dA.to(dtype)  # cast once for the three GEMMs below
+    low2 = low.reshape(L * N, G)
+    dx = _mm(low2, w_ih, dtype, out=out).view(L, N, -1) if need[0] else None
+    dw_ih = _mm(low2.t(), x.reshape(L * N, -1), dtype, out=out) if need[3] else None
+    dw_hh = _recurrent_weight_grad(low, h0, hs, dtype) if need[4] else None
+    dw_ih = _unpermute_rows(dw_ih, blocks) if dw_ih is not None else None
+    dw_hh = _unpermute_rows(dw_hh, blocks) if dw_hh is not None else None
     db = _unpermute_rows(dA2.sum(0), blocks) if (need[5] or need[6]) else None
     return (
         dx,
@@ -124,7 +167,8 @@ class _LSTMFamilyFn(torch.autograd.Function):
         nb = cls.blocks
         w_ih_p = _permute_rows(w_ih, nb)
         w_hh_p = _permute_rows(w_hh, nb)
-        xp = _project(x, w_ih_p, _permute_rows(_bias(b_ih, b_hh), nb))  # (L, N, G)
+        ctx.gemm_dtype = _gemm_dtype()
+        xp = _project(x, w_ih_p, _permute_rows(_bias(b_ih, b_hh), nb), ctx.gemm_dtype)  # (L, N, G)
         fwd = _loops.get(f"{cls.loop}_forward", x)
         hs, cs, acts = fwd(xp, h0, c0, w_hh_p.t(), *extra)
         ctx.save_for_backward(x, h0, c0, w_ih_p, w_hh_p, hs, cs, acts, *extra)
@@ -143,7 +187,7 @@ class _LSTMFamilyFn(torch.autograd.Function):
         bwd = _loops.get(f"{cls.loop}_backward", x)
         dA, dh0, dc0 = bwd(dhs.contiguous(), dcs, w_hh_p, acts, cs, c0, *extra)
         need = ctx.needs_input_grad
-        grads = _layer_grads(dA, x, h0, hs, w_ih_p, cls.blocks, dh0, dc0, need)
+        grads = _layer_grads(dA, x, h0, hs, w_ih_p, cls.blocks, dh0, dc0, need, ctx.gemm_dtype)
         return (*grads, *cls._extra_grads(dA, cs, c0, need[7:]))
 
     @classmethod

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from lstmkit.kernels import _ext
 from lstmkit.kernels.cells import CellSpec, LayerResult, get_cell, run_fused, run_reference
+from lstmkit.kernels.fused_lstm import bf16_gemms
 from lstmkit.kernels.native import run_native
 from lstmkit.nn._checks import (
     cast_state,
@@ -217,10 +218,12 @@ class LSTM(nn.Module):
                 # torch's oneDNN LSTM computes in bf16 itself on CPUs with bf16 instructions
                 # (measured 3x faster than fp32 at (100, 28, 28, 128, 2), benchmarks/precision.py)
                 return self._run(x, h0, c0, lens, record, backend)
-            # lstmkit's kernels, torch's GRU and oneDNN's LSTM on CPUs without bf16 instructions
-            # have no bf16 path: the recurrence runs in the parameters' dtype (autocast's fp32
-            # policy); layers around it still run in bf16. torch's cuDNN kernels keep autocast.
-            with torch.autocast(x.device.type, enabled=False):
+            # Everywhere else the recurrence runs in the parameters' dtype (autocast's fp32
+            # policy); layers around it still run in bf16. On CPUs with bf16 instructions
+            # lstmkit's fused kernels do their whole-sequence GEMMs on bf16 operands (fp32
+            # accumulation, fp32 recurrence). torch's cuDNN kernels keep autocast.
+            fused_bf16 = backend == "fused" and x.device.type == "cpu" and cpu_bf16_lstm()
+            with torch.autocast(x.device.type, enabled=False), bf16_gemms(fused_bf16):
                 return self._run(x, h0, c0, lens, record, backend, probe)
         return self._run(x, h0, c0, lens, record, backend, probe)
 
