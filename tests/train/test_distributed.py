@@ -12,10 +12,9 @@ import pandas as pd
 import pytest
 import torch
 import torch.multiprocessing as mp
-import torch.nn.functional as F
+from tests.train.toy import toy_data, toy_evaluate, toy_model, toy_step
 
 from lstmkit.data.text import StreamBatches
-from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
 from lstmkit.train import TensorBatches, TrainConfig, Trainer, distributed
 from lstmkit.train.batches import shard_indices
 from lstmkit.train.checkpoint import load_safe
@@ -82,38 +81,12 @@ def test_outside_a_launched_run_everything_is_one_process():
 
 
 # ---------------------------------------------------------------- two gloo processes
-def _data(n=120, L=6, C=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, L, C, generator=g)
-    y = (x[:, :, 0].sum(1) > 0).long() + (x[:, -1, 1] > 0.5).long()  # 3 learnable classes
-    return x, y
-
-
-def _model():
-    torch.manual_seed(0)
-    return SequenceClassifier(ClassifierConfig(FeatureConfig(3, 8, 1), 3, head_dropout=0.2))
-
-
-def _step(model, batch):
-    x, y = batch
-    return F.cross_entropy(model(x), y), len(y)
-
-
-@torch.no_grad()
-def _evaluate(model, batches):
-    tot, n = 0.0, 0
-    for x, y in batches.batches():
-        tot += float(F.cross_entropy(model(x), y, reduction="sum"))
-        n += len(y)
-    return {"loss": tot / n}
-
-
 def _fit(config, run_dir, callbacks=(), resume=False):
-    x, y = _data()
-    model = _model()
+    x, y = toy_data(120)
+    model = toy_model()
     train = TensorBatches((x[:100], y[:100]), config.batch_size, shuffle=True)
     val = TensorBatches((x[100:], y[100:]), 64, shuffle=False)
-    trainer = Trainer(model, config, _step, _evaluate, run_dir, callbacks=callbacks)
+    trainer = Trainer(model, config, toy_step, toy_evaluate, run_dir, callbacks=callbacks)
     if resume:
         trainer.resume_from(run_dir / "checkpoint.pt")
     history = trainer.fit(train, val)
@@ -238,12 +211,12 @@ def test_only_rank_0_writes_and_validation_is_the_single_process_number(two_rank
         "checkpoint.pt", "history.csv", "model.pt"}  # fmt: skip
     ck = load_safe(out / "full-rank0" / "checkpoint.pt")
     assert len(ck["rng_ranks"]) == WORLD
-    model = _model()
+    model = toy_model()
     model.load_state_dict(ck["model"])  # the last epoch's weights, evaluated in one process
     model.eval()
-    x, y = _data()
+    x, y = toy_data(120)
     val = TensorBatches((x[100:], y[100:]), 64, shuffle=False)
-    assert _evaluate(model, val)["loss"] == r0["full"][-1]["val_loss"]
+    assert toy_evaluate(model, val)["loss"] == r0["full"][-1]["val_loss"]
 
 
 def test_interrupted_parallel_run_resumes_exactly(two_ranks):

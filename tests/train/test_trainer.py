@@ -4,46 +4,19 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
+from tests.train.toy import toy_data, toy_evaluate, toy_model, toy_step
 
-from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
 from lstmkit.train import TensorBatches, TrainConfig, Trainer
 from lstmkit.train.checkpoint import load_safe
 from lstmkit.train.schedule import LRSchedule
 
 
-def _data(n=96, L=6, C=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, L, C, generator=g)
-    y = (x[:, :, 0].sum(1) > 0).long() + (x[:, -1, 1] > 0.5).long()  # 3 learnable classes
-    return x, y
-
-
-def _model(seed=0):
-    torch.manual_seed(seed)
-    return SequenceClassifier(ClassifierConfig(FeatureConfig(3, 8, 1, dropout=0.0), 3, 0.2))
-
-
-def _step(model, batch):
-    x, y = batch
-    return F.cross_entropy(model(x), y), len(y)
-
-
-@torch.no_grad()
-def _evaluate(model, batches):
-    tot, n = 0.0, 0
-    for x, y in batches.batches():
-        tot += float(F.cross_entropy(model(x), y, reduction="sum"))
-        n += len(y)
-    return {"loss": tot / n}
-
-
-def _fit(config, run_dir=None, model=None, step=_step, resume=False):
-    x, y = _data()
-    model = model or _model()
+def _fit(config, run_dir=None, model=None, step=toy_step, resume=False):
+    x, y = toy_data()
+    model = model or toy_model()
     tr = TensorBatches((x[:80], y[:80]), config.batch_size, shuffle=True)
     va = TensorBatches((x[80:], y[80:]), 64, shuffle=False)
-    trainer = Trainer(model, config, step, _evaluate, run_dir)
+    trainer = Trainer(model, config, step, toy_evaluate, run_dir)
     if resume:
         trainer.resume_from(run_dir / "checkpoint.pt")
     trainer.fit(tr, va)
@@ -72,14 +45,14 @@ def test_resume_after_crash_mid_epoch_gives_the_uninterrupted_result(tmp_path):
         calls["n"] += 1
         if calls["n"] == 13:  # 5 batches an epoch: dies in the middle of epoch 3
             raise RuntimeError("killed")
-        return _step(model, batch)
+        return toy_step(model, batch)
 
     with pytest.raises(RuntimeError, match="killed"):
         _fit(c, tmp_path / "b", step=crashing)
     ck = load_safe(tmp_path / "b" / "checkpoint.pt")
     assert ck["epoch"] == 2
     torch.manual_seed(1234)  # a fresh process has other RNG state: the checkpoint restores it
-    resumed, resumed_model = _fit(c, tmp_path / "b", model=_model(), resume=True)
+    resumed, resumed_model = _fit(c, tmp_path / "b", model=toy_model(), resume=True)
     assert _same_state(full_model, resumed_model)
     assert [r["loss"] for r in full.history] == [r["loss"] for r in resumed.history]
     assert resumed.best_epoch == full.best_epoch
@@ -94,8 +67,8 @@ def test_early_stopping_restores_best_weights(tmp_path):
     assert trainer.best_score == pytest.approx(best)
     saved = load_safe(tmp_path / "model.pt")
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
-    x, y = _data()
-    assert _evaluate(model, TensorBatches((x[80:], y[80:]), 64, False))["loss"] == pytest.approx(
+    x, y = toy_data()
+    assert toy_evaluate(model, TensorBatches((x[80:], y[80:]), 64, False))["loss"] == pytest.approx(
         best
     )
 
@@ -130,7 +103,7 @@ def test_l1_penalty_shrinks_weights():
 
 def test_divergence_is_a_clear_error():
     def nan_loss(model, batch):
-        loss, n = _step(model, batch)
+        loss, n = toy_step(model, batch)
         return loss * float("nan"), n
 
     with pytest.raises(ValueError, match="diverged"):
