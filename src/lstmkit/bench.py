@@ -136,6 +136,7 @@ def run_speed(
     peak = (
         gemm_gflops()
     )  # the best rate seen in the run (re-measured per size): the machine's limit
+    malloc = keep_freed_memory()  # as the lstmkit command runs
     meta = {
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -143,7 +144,7 @@ def run_speed(
         "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
         "quick": quick,
-        "malloc_keeps_freed_memory": keep_freed_memory(),  # as the lstmkit command runs
+        "malloc_keeps_freed_memory": malloc,
     }
     rows: list[BenchRow] = []
     torch.manual_seed(0)

@@ -10,7 +10,12 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from lstmkit.kernels import _loops
-from lstmkit.kernels.fused_lstm import _gemm_dtype, _mm, _project, _recurrent_weight_grad
+from lstmkit.kernels.fused_lstm import (
+    _gemm_dtype,
+    _input_grads,
+    _project,
+    _recurrent_weight_grad,
+)
 
 __all__ = ["GATE_SLICES", "GRUFn"]
 
@@ -33,19 +38,17 @@ class GRUFn(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, dhs, _dacts):
         x, h0, w_ih, w_hh, hs, acts, hn = ctx.saved_tensors
-        L, N, H = hs.shape
+        H = hs.shape[-1]
         if dhs is None:
             dhs = torch.zeros_like(hs)
         dGH, dXn, dh0 = _loops.get("gru_backward", x)(dhs.contiguous(), w_hh, acts, hs, h0, hn)
         dXP = dGH.clone()  # (L, N, 3H): r, z rows as for the recurrent part; n row without r
         dXP[..., 2 * H :] = dXn
         need = ctx.needs_input_grad
-        dXP2, dGH2 = dXP.view(L * N, 3 * H), dGH.view(L * N, 3 * H)
-        dt, out = ctx.gemm_dtype, dXP.dtype
-        low = dXP2 if dt is None else dXP2.to(dt)  # cast once for the two GEMMs below
-        dx = _mm(low, w_ih, dt, out=out).view(L, N, -1) if need[0] else None
-        dw_ih = _mm(low.t(), x.reshape(L * N, -1), dt, out=out) if need[3] else None
+        dt = ctx.gemm_dtype
+        low = dXP if dt is None else dXP.to(dt)  # cast once for the two GEMMs below
+        dx, dw_ih = _input_grads(low, x, w_ih, dt, dXP.dtype, need[0], need[3])
         dw_hh = _recurrent_weight_grad(dGH, h0, hs, dt) if need[4] else None
-        db_ih = dXP2.sum(0) if need[5] else None
-        db_hh = dGH2.sum(0) if need[6] else None
+        db_ih = dXP.view(-1, 3 * H).sum(0) if need[5] else None
+        db_hh = dGH.view(-1, 3 * H).sum(0) if need[6] else None
         return dx, dh0 if need[1] else None, None, dw_ih, dw_hh, db_ih, db_hh

@@ -118,6 +118,19 @@ def _project(x: Tensor, w_ih: Tensor, b: Tensor | None, dtype: torch.dtype | Non
     return _mm(x.reshape(L * N, I), w_ih.t(), dtype, b, out=x.dtype).view(L, N, -1)
 
 
+def _input_grads(
+    dP: Tensor, x: Tensor, w_ih: Tensor, dtype: torch.dtype | None, out, need_x: bool, need_w: bool
+) -> tuple[Tensor | None, Tensor | None]:
+    """From dP (L, N, G), the gradient at the input projection (already in ``dtype`` when given):
+    dx = dP W_ih (L, N, I) and dW_ih = dP^T x, one GEMM each, results in ``out``; None where not
+    needed."""
+    L, N, G = dP.shape
+    dP2 = dP.reshape(L * N, G)
+    dx = _mm(dP2, w_ih, dtype, out=out).view(L, N, -1) if need_x else None
+    dw = _mm(dP2.t(), x.reshape(L * N, -1), dtype, out=out) if need_w else None
+    return dx, dw
+
+
 def _layer_grads(
     dA: Tensor,
     x: Tensor,
@@ -133,17 +146,12 @@ def _layer_grads(
     """After the loop, the gradients of (x, h0, c0, w_ih, w_hh, b_ih, b_hh) from dA (L, N, G),
     the gradient at the pre-activations: dx, dW_ih, dW_hh as single GEMMs, db one reduction,
     rows back in torch's order; None where no gradient is needed."""
-    L, N, G = dA.shape
-    dA2 = dA.reshape(L * N, G)
-    out = dA.dtype
+    G = dA.shape[-1]
     low = dA if dtype is None else dA.to(dtype)  # cast once for the three GEMMs below
-    low2 = low.reshape(L * N, G)
-    dx = _mm(low2, w_ih, dtype, out=out).view(L, N, -1) if need[0] else None
-    dw_ih = _mm(low2.t(), x.reshape(L * N, -1), dtype, out=out) if need[3] else None
-    dw_hh = _recurrent_weight_grad(low, h0, hs, dtype) if need[4] else None
-    dw_ih = _unpermute_rows(dw_ih, blocks) if dw_ih is not None else None
-    dw_hh = _unpermute_rows(dw_hh, blocks) if dw_hh is not None else None
-    db = _unpermute_rows(dA2.sum(0), blocks) if (need[5] or need[6]) else None
+    dx, dw_ih = _input_grads(low, x, w_ih, dtype, dA.dtype, need[0], need[3])
+    dw_ih = _unpermute_rows(dw_ih, blocks) if need[3] else None
+    dw_hh = _unpermute_rows(_recurrent_weight_grad(low, h0, hs, dtype), blocks) if need[4] else None
+    db = _unpermute_rows(dA.reshape(-1, G).sum(0), blocks) if (need[5] or need[6]) else None
     return (
         dx,
         dh0 if need[1] else None,

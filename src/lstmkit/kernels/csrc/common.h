@@ -96,8 +96,8 @@ void plain_gemm(int64_t m, int64_t n, int64_t k, const T* __restrict__ a, int64_
 // The same product for small sizes, where a BLAS call's fixed cost is most of the work: tiles of
 // kRows rows by kCols(T) columns of c stay in registers (16 AVX-512 registers for float) while k
 // streams past, so each step of k loads one row of b for kRows rows of c. Sums run over k in the
-// same order as plain_gemm. 1.3-3.8x plain_gemm's rate (single thread) at
-// the sizes of issue 6's benchmark (16x32x128 ... 16x64x256), on par with MKL up to ~2^18.
+// same order as plain_gemm. 1.3-3.8x plain_gemm's rate (single thread) at the sizes of issue 6's
+// benchmark (16x32x128 ... 16x64x256), on par with MKL up to ~2^18.
 constexpr int kRows = 4;
 template <typename T>
 constexpr int kCols = 256 / int(sizeof(T));
