@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +13,14 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["load", "merge_config", "prepare_run_dir", "read_config", "run_or_clean_up"]
+__all__ = [
+    "load",
+    "merge_config",
+    "prepare_run_dir",
+    "read_config",
+    "run_or_clean_up",
+    "write_run_dir",
+]
 
 
 def prepare_run_dir(out: str | Path | None, task: str, overwrite: bool = False) -> Path:
@@ -31,6 +40,42 @@ def prepare_run_dir(out: str | Path | None, task: str, overwrite: bool = False) 
             )
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_run_dir(
+    path: str | Path, write: Callable[[Path], None], *, overwrite: bool = False
+) -> Path:
+    """Write a run directory as a whole: ``write(folder)`` fills a fresh folder beside ``path``,
+    which then takes ``path``'s place. An existing non-empty ``path`` is an error unless
+    ``overwrite``; with it, the old directory is replaced by the new one, never mixed with it
+    (and kept intact if ``write`` fails)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} exists and is not a directory; choose another path")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise ValueError(
+            f"run directory {path} already exists and is not empty; pass overwrite=True to "
+            "replace it or choose another directory"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{path.name}.new-", dir=path.parent))
+    try:
+        write(fresh)
+        if not path.exists():
+            os.replace(fresh, path)
+            return path
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+        os.replace(path, old / path.name)  # the old run, whole, out of the way
+        try:
+            os.replace(fresh, path)
+        except BaseException:
+            os.replace(old / path.name, path)  # put it back
+            raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)  # gone already after a successful swap
     return path
 
 

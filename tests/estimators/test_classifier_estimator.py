@@ -60,7 +60,7 @@ def test_padding_values_do_not_matter():
 
 def test_standardisation_uses_training_statistics_only():
     X, y, _ = _toy()
-    clf = Classifier(**FAST, val_fraction=0.2, seed=3).fit(X, y)
+    clf = Classifier(**FAST, val_fraction=0.2, random_state=3).fit(X, y)
     from lstmkit.data import stratified_split
 
     keep, _ = stratified_split(np.unique(y, return_inverse=True)[1], 0.2, 3)
@@ -68,10 +68,14 @@ def test_standardisation_uses_training_statistics_only():
     assert not np.allclose(clf.mean_, X.reshape(-1, 2).mean(0), atol=1e-5)
 
 
+def test_unknown_option_is_a_type_error():
+    with pytest.raises(TypeError, match="hiddn"):
+        Classifier(hiddn=3)
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: Classifier(hiddn=3), "unknown options"),
         (lambda: Classifier(pool="sum").fit(*_toy()[:2]), "pool must be one of"),
         (lambda: Classifier().predict(np.zeros((2, 3, 2))), "not fitted"),
         (
@@ -106,20 +110,16 @@ def test_default_front_end_halves_the_steps():
 
 
 def test_small_data_gets_min_steps_when_epochs_unset():
-    from lstmkit.estimators.classifier import epochs_for, split_options
-
-    options = {"batch_size": 32}
-    _, train = split_options(options)
-    assert epochs_for(options, train, 50) == 150  # 2 steps per epoch -> 150 epochs
-    assert epochs_for(options, train, 100_000) == train.epochs  # big data: the default epochs
-    assert epochs_for({**options, "min_steps": 0}, train, 50) == train.epochs
-    given = {"batch_size": 32, "epochs": 3}
-    assert epochs_for(given, split_options(given)[1], 50) == 3  # the user's epochs are kept
+    assert Classifier(batch_size=32).epochs_for(50) == 150  # 2 steps per epoch -> 150 epochs
+    assert Classifier(batch_size=32).epochs_for(100_000) == 8  # big data: the default epochs
+    assert Classifier(batch_size=32, min_steps=0).epochs_for(50) == 8
+    assert Classifier(batch_size=32, epochs=3).epochs_for(50) == 3  # the user's epochs are kept
     X, y, _ = _toy(n=40)
     opts = {k: v for k, v in FAST.items() if k != "epochs"} | {"min_steps": 6}
     clf = Classifier(**opts).fit(X, y)  # 36 training rows, batch 32: 2 steps per epoch
-    assert clf.train_config.epochs == 8 and len(clf.history_) == 8  # max(default 8, 3)
+    assert clf.train_config_.epochs == 8 and len(clf.history_) == 8  # max(default 8, 3)
     clf = Classifier(**opts | {"min_steps": 40}).fit(X, y)
-    assert clf.train_config.epochs == 20 and len(clf.history_) == 20
+    assert clf.train_config_.epochs == 20 and len(clf.history_) == 20
+    bad = Classifier(min_steps=-1)  # scikit-learn's rule: __init__ stores, fit validates
     with pytest.raises(ValueError, match="min_steps must be a non-negative integer"):
-        Classifier(min_steps=-1)
+        bad.fit(X, y)

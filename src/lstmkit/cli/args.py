@@ -1,13 +1,29 @@
-"""Arguments shared by the training subcommands, and their conversion to estimator options."""
+"""Arguments shared by the subcommands, and their conversion to estimator options.
+
+A training flag's destination is the estimator parameter it sets (``--seed`` sets
+``random_state``, ``--warmup`` sets ``warmup_epochs``), and its help shows the default the
+estimator applies, read from the estimator's own signature: the help cannot drift from the code.
+"""
 
 from __future__ import annotations
 
 import argparse
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_common_train_args", "bounded", "positive_int", "source_path", "train_options"]
+__all__ = [
+    "add_common_train_args",
+    "add_run_dir",
+    "bounded",
+    "default_help",
+    "estimator_defaults",
+    "output_file",
+    "positive_int",
+    "source_path",
+    "train_options",
+]
 
 
 def bounded(cast: Callable[[str], Any], what: str, ok: Callable[[Any], bool]):
@@ -28,45 +44,108 @@ def bounded(cast: Callable[[str], Any], what: str, ok: Callable[[Any], bool]):
 
 positive_int = bounded(int, "a positive integer", lambda v: v >= 1)
 _fraction = bounded(float, "a number in [0, 1)", lambda v: 0.0 <= v < 1.0)
+_val_fraction = bounded(float, "a number in [0, 0.5]", lambda v: 0.0 <= v <= 0.5)
 _positive_float = bounded(float, "a positive number", lambda v: v > 0)
+_non_negative = bounded(float, "a number >= 0", lambda v: v >= 0)
+_decay = bounded(float, "a number in (0, 1]", lambda v: 0.0 < v <= 1.0)
 
 
-# flag dest -> estimator option (None default: the estimator's own default applies)
-_FLAGS = {
-    "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "hidden": "hidden",
-    "layers": "layers", "dropout": "dropout", "seed": "seed", "device": "device",
-    "precision": "precision", "cell": "cell", "bidirectional": "bidirectional",
-    "optimizer": "optimizer", "schedule": "schedule", "warmup": "warmup_epochs",
-    "weight_decay": "weight_decay", "l1": "l1", "clip_norm": "clip_norm",
-    "patience": "patience", "val_fraction": "val_fraction", "backend": "backend",
-}  # fmt: skip
+def _forget_bias(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or none, got {text!r}") from None
 
 
-def add_common_train_args(p: argparse.ArgumentParser) -> None:
+def estimator_defaults(estimator: type) -> dict[str, Any]:
+    """Parameter name -> default of an estimator class's ``__init__``."""
+    params = inspect.signature(estimator.__init__).parameters
+    return {k: p.default for k, p in params.items() if k != "self"}
+
+
+def default_help(text: str, estimator: type, name: str, shown: str | None = None) -> str:
+    """``text (default <the estimator's default>)``; ``shown`` words a default of None."""
+    value = estimator_defaults(estimator)[name]
+    if shown is None:
+        if isinstance(value, bool):
+            shown = "on" if value else "off"
+        elif isinstance(value, tuple):
+            shown = ",".join(map(str, value)) or "none"
+        else:
+            shown = "none" if value is None else f"{value:g}" if isinstance(value, float) else value
+    return f"{text} (default {shown})"
+
+
+def add_run_dir(p: argparse.ArgumentParser, what: str = "a run directory that lstmkit train "
+                "wrote") -> None:  # fmt: skip
+    p.add_argument("run_dir", metavar="RUN_DIR", help=what)
+
+
+def add_common_train_args(p: argparse.ArgumentParser, estimator: type) -> None:
+    """The model and training flags every task shares; each help shows ``estimator``'s default.
+    A flag left out keeps the estimator's default (its value stays None here)."""
+
+    def h(text: str, name: str, shown: str | None = None) -> str:
+        return default_help(text, estimator, name, shown)
+
+    has = estimator_defaults(estimator)
     g = p.add_argument_group("model")
-    g.add_argument("--cell", choices=["lstm", "peephole", "coupled", "gru", "layernorm"])
-    g.add_argument("--hidden", type=positive_int, help="units per layer and direction")
-    g.add_argument("--layers", type=positive_int, help="stacked recurrent layers")
-    g.add_argument("--bidirectional", action="store_true", default=None)
-    g.add_argument("--dropout", type=_fraction, help="dropout between recurrent layers")
-    g.add_argument("--backend", choices=["auto", "torch", "fused", "reference"])
+    g.add_argument("--cell", choices=["lstm", "peephole", "coupled", "gru", "layernorm"],
+                   help=h("the recurrent step", "cell"))  # fmt: skip
+    g.add_argument("--hidden", type=positive_int, metavar="H",
+                   help=h("units per layer and direction", "hidden"))  # fmt: skip
+    g.add_argument("--layers", type=positive_int, help=h("stacked recurrent layers", "layers"))
+    if "bidirectional" in has:
+        g.add_argument("--bidirectional", action="store_true", default=None,
+                       help=h("read in both directions", "bidirectional"))  # fmt: skip
+    g.add_argument("--dropout", type=_fraction,
+                   help=h("dropout between recurrent layers", "dropout"))  # fmt: skip
+    g.add_argument("--forget-bias", type=_forget_bias, metavar="B",
+                   help=h("initial forget-gate bias; none keeps torch's uniform init",
+                          "forget_bias"))  # fmt: skip
+    g.add_argument("--backend", choices=["auto", "torch", "fused", "reference"],
+                   help=h("kernels of the recurrence", "backend"))  # fmt: skip
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=positive_int)
-    t.add_argument("--batch-size", type=positive_int)
-    t.add_argument("--lr", type=_positive_float, help="peak learning rate")
-    t.add_argument("--optimizer", choices=["adam", "adamw", "rmsprop", "sgd"])
-    t.add_argument("--schedule", choices=["cosine", "step", "plateau", "constant"])
-    t.add_argument("--warmup", type=float, metavar="EPOCHS", help="linear warm-up length")
-    t.add_argument("--weight-decay", type=float, help="L2 penalty (decoupled for adamw)")
-    t.add_argument("--l1", type=float, help="L1 penalty on the weights")
-    t.add_argument("--clip-norm", type=_positive_float, help="gradient clipping norm")
-    t.add_argument("--patience", type=positive_int, help="early stopping patience (epochs)")
-    t.add_argument(
-        "--val-fraction", type=_fraction, help="validation hold-out of the training data"
-    )
-    t.add_argument("--seed", type=int, help="the same seed gives the same run")
-    t.add_argument("--device", help="cpu, cuda, cuda:1, ...")
-    t.add_argument("--precision", choices=["fp32", "bf16"])
+    epochs_default = None
+    if has["epochs"] is None:
+        epochs_default = f"{estimator.default_epochs}, more for small data: --min-steps"
+    t.add_argument("--epochs", type=positive_int, help=h("training epochs", "epochs",
+                                                          epochs_default))  # fmt: skip
+    t.add_argument("--batch-size", type=positive_int, help=h("batch size", "batch_size"))
+    t.add_argument("--lr", type=_positive_float, help=h("peak learning rate", "lr"))
+    t.add_argument("--optimizer", choices=["adam", "adamw", "rmsprop", "sgd"],
+                   help=h("optimizer", "optimizer"))  # fmt: skip
+    t.add_argument("--momentum", type=_non_negative, help=h("sgd / rmsprop momentum", "momentum"))
+    t.add_argument("--schedule", choices=["cosine", "step", "plateau", "constant"],
+                   help=h("learning rate after the warm-up", "schedule"))  # fmt: skip
+    t.add_argument("--warmup", dest="warmup_epochs", type=_non_negative, metavar="EPOCHS",
+                   help=h("linear warm-up from lr/10, in epochs", "warmup_epochs"))  # fmt: skip
+    t.add_argument("--min-lr-ratio", type=bounded(float, "a number in [0, 1]",
+                                                   lambda v: 0 <= v <= 1),
+                   help=h("cosine floor as a fraction of --lr", "min_lr_ratio"))  # fmt: skip
+    t.add_argument("--step-size", type=positive_int, metavar="EPOCHS",
+                   help=h("step schedule: epochs between decays", "step_size"))  # fmt: skip
+    t.add_argument("--gamma", type=_decay, help=h("step / plateau decay factor", "gamma"))
+    t.add_argument("--plateau-patience", type=positive_int, metavar="EPOCHS",
+                   help=h("plateau schedule: epochs without improvement before a decay",
+                          "plateau_patience"))  # fmt: skip
+    t.add_argument("--weight-decay", type=_non_negative,
+                   help=h("L2 penalty (decoupled for adamw)", "weight_decay"))  # fmt: skip
+    t.add_argument("--l1", type=_non_negative, help=h("L1 penalty on the weights", "l1"))
+    t.add_argument("--clip-norm", type=_positive_float,
+                   help=h("gradient clipping by global norm", "clip_norm"))  # fmt: skip
+    t.add_argument("--patience", type=positive_int, metavar="EPOCHS",
+                   help=h("stop after this many epochs without a better validation loss",
+                          "patience"))  # fmt: skip
+    t.add_argument("--val-fraction", type=_val_fraction,
+                   help=h("validation part of the training data", "val_fraction"))  # fmt: skip
+    t.add_argument("--seed", dest="random_state", type=int, metavar="SEED",
+                   help=h("the same seed gives the same run", "random_state"))  # fmt: skip
+    t.add_argument("--device", help=h("cpu, cuda, cuda:1, ...", "device"))
+    t.add_argument("--precision", choices=["fp32", "bf16"],
+                   help=h("bf16: train under autocast", "precision"))  # fmt: skip
     t.add_argument("--nproc", type=positive_int, metavar="N",
                    help="data-parallel processes on this machine (torch.distributed; default 1); "
                    "--batch-size is per process")  # fmt: skip
@@ -75,10 +154,30 @@ def add_common_train_args(p: argparse.ArgumentParser) -> None:
     o.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
 
 
-def train_options(args: argparse.Namespace) -> dict:
-    """Estimator options from the flags the user gave (unset flags keep the defaults)."""
-    return {opt: getattr(args, dest) for dest, opt in _FLAGS.items()
-            if getattr(args, dest, None) is not None}  # fmt: skip
+def train_options(args: argparse.Namespace, estimator: type) -> dict:
+    """Estimator options from the flags the user gave: every flag whose destination is a
+    parameter of ``estimator`` and was set (unset flags keep the estimator's defaults)."""
+    names = set(estimator_defaults(estimator)) - {"verbose"}  # -v is the command's log level
+    return {name: getattr(args, name) for name in sorted(names)
+            if getattr(args, name, None) is not None}  # fmt: skip
+
+
+def output_file(path: str, overwrite: bool, suffix: str | None = None) -> Path:
+    """An ``--output`` file to write: in a folder that exists (none is made), with ``suffix``
+    when given, and only over an existing file with ``--overwrite``."""
+    out = Path(path)
+    if suffix is not None and out.suffix != suffix:
+        raise ValueError(f"--output must be a {suffix} file, got {out.name}")
+    if not out.parent.is_dir():
+        raise ValueError(
+            f"--output {path}: the folder {out.parent} does not exist; create it or choose "
+            "another path"
+        )
+    if out.is_dir():
+        raise ValueError(f"--output {path} is a folder; give a file name")
+    if out.exists() and not overwrite:
+        raise ValueError(f"{out} exists; pass --overwrite to replace it")
+    return out
 
 
 def source_path(source: str | None) -> str | None:

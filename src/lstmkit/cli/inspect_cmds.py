@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "per-step norm of dLoss/dh_t (the vanishing-gradient picture) and the input saliency, "
         "plus forget-gate saturation statistics, summary.json and an index.html gathering it.",
     )
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory that lstmkit train wrote")
     p.add_argument("--input", metavar="FILE", help="classify: .npz with X[, y, lengths], IDX "
                    "or UCR file; forecast: CSV / Parquet with the training columns; textgen: "
                    "a UTF-8 .txt file")  # fmt: skip

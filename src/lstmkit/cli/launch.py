@@ -23,9 +23,9 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
-__all__ = ["ERRORS_ENV", "launch", "resume_work", "run_training", "train_task"]
+__all__ = ["ERRORS_ENV", "Interrupted", "launch", "resume_work", "run_training", "train_task"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # one-line message for the launcher to print (instead of each rank printing its own).
 ERRORS_ENV = "LSTMKIT_DDP_ERRORS"
 
+T = TypeVar("T")
 Work = Callable[[Path], dict]  # work(run_dir) -> metrics ({} on ranks other than 0)
 Report = Callable[[dict, Path], None]  # report(metrics, run_dir): prints the result (rank 0)
 
@@ -61,10 +62,31 @@ def run_training(
     if nproc == 1:
         return _train_here(args, task, work, report, resume_dir)
     if resume_dir is not None:
-        return launch(args.argv, nproc, device, args.verbose)
+        return _resumable(resume_dir, lambda: launch(args.argv, nproc, device, args.verbose))
     run_dir = prepare_run_dir(args.out, task, args.overwrite)
     argv = args.argv if args.out else [*args.argv, "--out", str(run_dir)]  # not a new timestamp
-    return run_or_clean_up(run_dir, lambda: launch(argv, nproc, device, args.verbose))
+    return _resumable(
+        run_dir, lambda: run_or_clean_up(run_dir, lambda: launch(argv, nproc, device, args.verbose))
+    )
+
+
+class Interrupted(KeyboardInterrupt):
+    """A training stopped by Ctrl-C (or SIGTERM) after its first checkpoint: ``run_dir`` can be
+    continued with ``lstmkit resume``."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(str(run_dir))
+        self.run_dir = run_dir
+
+
+def _resumable(run_dir: Path, body: Callable[[], T]) -> T:
+    """``body()``; an interruption after the run's first checkpoint becomes ``Interrupted``."""
+    try:
+        return body()
+    except KeyboardInterrupt:
+        if (Path(run_dir) / "checkpoint.pt").is_file():
+            raise Interrupted(Path(run_dir)) from None
+        raise
 
 
 def train_task(
@@ -98,11 +120,11 @@ def _train_here(
 
     if resume_dir is not None:
         run_dir = resume_dir
-        metrics = work(run_dir)
+        metrics = _resumable(run_dir, lambda: work(run_dir))
     else:
         run_dir = distributed.on_main(lambda: prepare_run_dir(args.out, task, args.overwrite))
         if distributed.is_main():  # only rank 0 may remove a half-made run directory
-            metrics = run_or_clean_up(run_dir, lambda: work(run_dir))
+            metrics = _resumable(run_dir, lambda: run_or_clean_up(run_dir, lambda: work(run_dir)))
         else:
             metrics = work(run_dir)
     if distributed.is_main():

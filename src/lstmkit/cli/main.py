@@ -65,8 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()  # no page faults for every step's big buffers (lstmkit.memory)
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("lstmkit: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        run_dir = getattr(e, "run_dir", None)  # launch.Interrupted: a checkpoint was written
+        hint = f"; continue with: lstmkit resume {run_dir}" if run_dir is not None else ""
+        print(f"lstmkit: interrupted{hint}", file=sys.stderr)
         return 130
     except (UserError, ValueError, TypeError, OSError) as e:
         if args.verbose:

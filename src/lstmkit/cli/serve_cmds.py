@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(textgen). OpenAPI docs at /docs. One log line per request; Ctrl+C or SIGTERM stops "
         "the server cleanly. Needs pip install 'lstmkit[serve]'.",
     )
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory that lstmkit train wrote")
     p.add_argument(
         "--host",
         default="127.0.0.1",

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from lstmkit.cli.args import (
     add_common_train_args,
+    add_run_dir,
     bounded,
+    default_help,
     positive_int,
     source_path,
     train_options,
@@ -48,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Sample text from a trained textgen run and print it: PROMPT followed by "
         "LENGTH characters (char level) or words (word level).",
     )
-    g.add_argument("run_dir", metavar="RUN_DIR")
+    add_run_dir(g, "a textgen run directory")
     g.add_argument("--prompt", default="", help="text to continue (default: a new line)")
     g.add_argument("--length", type=_length, default=200, help="tokens to generate "
                    "(default %(default)s)")  # fmt: skip
@@ -77,36 +79,36 @@ def _headline(metrics: dict) -> str:
 def add_textgen_args(t: argparse.ArgumentParser) -> None:
     """The flags of ``train textgen`` (text, language model and the common training flags);
     ``lstmkit tune textgen`` takes the same."""
+    from lstmkit.estimators.textgen import TextGenerator
+
+    def h(text: str, name: str, shown: str | None = None) -> str:
+        return default_help(text, TextGenerator, name, shown)
+
     t.add_argument("--data", required=True, metavar="SOURCE", help="kjv or a UTF-8 text file")
-    t.add_argument("--level", choices=["char", "word"], help="tokens: characters (default) or "
-                   "words and punctuation")  # fmt: skip
-    t.add_argument("--bptt", type=positive_int, help="steps per truncated-BPTT chunk")
-    t.add_argument("--embedding", type=positive_int, help="token vector size (default: hidden)")
-    t.add_argument("--tie-weights", action="store_true", default=None,
-                   help="the output layer reuses the embedding matrix (needs embedding == "
-                   "hidden)")  # fmt: skip
-    t.add_argument("--test-fraction", type=float, default=0.05,
+    t.add_argument("--test-fraction", type=bounded(float, "a fraction in (0, 0.5]",
+                                                   lambda v: 0 < v <= 0.5), default=0.05,
                    help="test part at the end of the text (default %(default)s)")  # fmt: skip
-    add_common_train_args(t)
+    m = t.add_argument_group("language model")
+    m.add_argument("--level", choices=["char", "word"],
+                   help=h("tokens: characters, or words and punctuation", "level"))  # fmt: skip
+    m.add_argument("--bptt", type=positive_int, metavar="STEPS",
+                   help=h("steps per truncated-BPTT chunk", "bptt"))  # fmt: skip
+    m.add_argument("--embedding", type=positive_int,
+                   help=h("token vector size", "embedding", "--hidden"))  # fmt: skip
+    m.add_argument("--tie-weights", action="store_true", default=None,
+                   help=h("the output layer reuses the embedding matrix (needs embedding == "
+                          "hidden)", "tie_weights"))  # fmt: skip
+    add_common_train_args(t, TextGenerator)
 
 
 def textgen_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
     """The run's ``data`` section and the estimator options from the flags of
     ``add_textgen_args``, every option validated and the text readable (nothing is written)."""
     from lstmkit.data.text import load_text
-    from lstmkit.estimators.textgen import split_options
+    from lstmkit.estimators.textgen import TextGenerator
 
-    if args.bidirectional:
-        raise ValueError("--bidirectional does not apply to textgen: a language model reads "
-                         "left to right")  # fmt: skip
-    options = train_options(args)
-    options.pop("bidirectional", None)
-    for name in ("level", "bptt", "embedding", "tie_weights"):
-        if getattr(args, name) is not None:
-            options[name] = getattr(args, name)
-    if not 0.0 < args.test_fraction < 1.0:
-        raise ValueError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
-    split_options(options)  # validate every option before anything is written
+    options = train_options(args, TextGenerator)
+    TextGenerator(**options).check_options()  # every option checked before anything is written
     load_text(args.data)  # a missing, empty or non-UTF-8 file fails before --out is made
     return {"source": source_path(args.data), "test_fraction": args.test_fraction}, options
 

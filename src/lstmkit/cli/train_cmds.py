@@ -8,57 +8,90 @@ import json
 import sys
 from pathlib import Path
 
-from lstmkit.cli.args import add_common_train_args, positive_int, source_path, train_options
+from lstmkit.cli.args import (
+    add_common_train_args,
+    add_run_dir,
+    bounded,
+    default_help,
+    output_file,
+    positive_int,
+    source_path,
+    train_options,
+)
 from lstmkit.cli.launch import resume_work, run_training, train_task
 
 __all__ = ["add_classify_args", "classify_inputs", "register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="train a model (classify, forecast, textgen)",
-                           description="Train a model.")  # fmt: skip
+    train = sub.add_parser(
+        "train",
+        help="train a model (classify, forecast, textgen)",
+        description="Train a model and write its run directory: config.json, model.pt, "
+        "checkpoint.pt, metrics.json, history.csv and plots.",
+    )
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
     c = tasks.add_parser(
         "classify",
         help="sequence classification",
         description="Train an LSTM sequence classifier. SOURCE is a built-in name (digits, "
         "fashion-mnist, mnist, ucr:<Name>) or a file (.npz with X, y[, lengths]; IDX; UCR "
-        ".tsv / .ts).",
+        ".tsv / .ts). Values are used as loaded (nothing is rescaled); each channel is "
+        "standardised with statistics of the training split.",
     )
     add_classify_args(c)
     c.set_defaults(func=cmd_train_classify)
 
-    e = sub.add_parser("evaluate", help="metrics of a trained run on its test data or --data")
-    e.add_argument("run_dir", metavar="RUN_DIR")
+    e = sub.add_parser(
+        "evaluate",
+        help="metrics of a trained run on its test data or --data",
+        description="Score a trained run on its own test split (as made at training time), or "
+        "on --data (its test split when it has one, else all of it); prints JSON.",
+    )
+    add_run_dir(e)
     e.add_argument("--data", metavar="SOURCE", help="evaluate on this data instead")
     e.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="predict with a trained run; writes CSV")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p = sub.add_parser(
+        "predict",
+        help="predict with a trained run; writes CSV",
+        description="Classify: one row per input sequence, the predicted label and a p_<class> "
+        "probability column per class. Forecast: the horizon after the input's last row (the "
+        "time column, the point forecast, q<level> quantile columns).",
+    )
+    add_run_dir(p, "a classify or forecast run directory")
     p.add_argument("--input", required=True, metavar="FILE", help="classify: .npz with X[, "
                    "lengths], IDX or UCR file; forecast: CSV / Parquet with the training "
                    "columns (the forecast starts after its last row)")  # fmt: skip
-    p.add_argument("--output", metavar="FILE", help="CSV to write (default: standard output)")
+    p.add_argument("--output", metavar="FILE", help="CSV to write, in an existing folder "
+                   "(default: standard output)")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.set_defaults(func=cmd_predict)
 
     x = sub.add_parser(
         "extract",
-        help="features from a trained network (seed 000's local feature extraction)",
-        description="Write per-timestep local features (N, L, D*H) with --pool none, or pooled "
-        "sequence features (N, D*H), to a .npy file.",
+        help="features from a trained classifier's network",
+        description="The local feature extraction network: write per-step local features "
+        "(N, L, D*H) with --pool none, or pooled sequence features (N, D*H), to a .npy file.",
     )
-    x.add_argument("run_dir", metavar="RUN_DIR")
+    add_run_dir(x, "a classify run directory")
     x.add_argument("--input", required=True, metavar="FILE", help=".npz with X[, lengths], IDX "
                    "or UCR file")  # fmt: skip
-    x.add_argument("--output", required=True, metavar="FILE.npy")
+    x.add_argument("--output", required=True, metavar="FILE.npy",
+                   help=".npy file to write, in an existing folder")  # fmt: skip
     x.add_argument("--pool", choices=["last", "mean", "max", "attention", "none"],
                    help="default: the model's own pooling")  # fmt: skip
     x.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     x.set_defaults(func=cmd_extract)
 
-    r = sub.add_parser("resume", help="continue an interrupted run from its checkpoint.pt")
-    r.add_argument("run_dir", metavar="RUN_DIR")
+    r = sub.add_parser(
+        "resume",
+        help="continue an interrupted run from its checkpoint.pt",
+        description="Continue a run that was stopped (Ctrl-C, kill, a crash) from the last "
+        "epoch its checkpoint.pt holds; it ends with the weights and metrics of the run that "
+        "was never stopped.",
+    )
+    add_run_dir(r, "the run directory to continue")
     r.add_argument("--nproc", type=positive_int, metavar="N", help="data-parallel processes "
                    "(default: as many as the run had; another number continues but does not "
                    "repeat the uninterrupted run exactly)")  # fmt: skip
@@ -68,37 +101,51 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_classify_args(c: argparse.ArgumentParser) -> None:
     """The flags of ``train classify`` (data, classifier model and the common training flags);
     ``lstmkit tune classify`` takes the same."""
+    from lstmkit.estimators.classifier import Classifier
+
+    def h(text: str, name: str, shown: str | None = None) -> str:
+        return default_help(text, Classifier, name, shown)
+
     c.add_argument("--data", required=True, metavar="SOURCE", help="built-in name or file")
     c.add_argument("--test-data", metavar="FILE", help="separate test set (else the source's "
                    "own test split, or a stratified hold-out)")  # fmt: skip
-    c.add_argument("--test-fraction", type=float, default=0.2,
+    c.add_argument("--test-fraction", type=_half, default=0.2,
                    help="hold-out fraction without a test set (default %(default)s)")  # fmt: skip
     c.add_argument("--data-dir", help="where built-in data sets are looked up and cached")
-    c.add_argument("--pool", choices=["last", "mean", "max", "attention"], default=None,
-                   help="how the per-step features become one vector (default last)")  # fmt: skip
-    c.add_argument("--conv-channels", type=int, default=None,
-                   help="Conv1d front end channels (0: none; default 64)")  # fmt: skip
-    c.add_argument("--conv-stride", type=int, default=None,
-                   help="front end stride: the LSTM sees ceil(L / stride) steps")  # fmt: skip
-    c.add_argument("--head-dropout", type=float, default=None, help="dropout before the head")
-    c.add_argument("--min-steps", type=int, default=None,
-                   help="without --epochs, train at least this many optimizer steps (default "
-                   "300: small data sets get more epochs)")  # fmt: skip
-    add_common_train_args(c)
+    m = c.add_argument_group("classifier")
+    m.add_argument("--pool", choices=["last", "mean", "max", "attention"],
+                   help=h("how the per-step features become one vector", "pool"))  # fmt: skip
+    m.add_argument("--conv-channels", type=_count,
+                   help=h("Conv1d front end channels, 0 for none", "conv_channels"))  # fmt: skip
+    m.add_argument("--conv-kernel", type=_odd, help=h("front end kernel size (odd)",
+                                                       "conv_kernel"))  # fmt: skip
+    m.add_argument("--conv-stride", type=positive_int,
+                   help=h("front end stride: the recurrence sees ceil(L / stride) steps",
+                          "conv_stride", "2 with a front end, else 1"))  # fmt: skip
+    m.add_argument("--head-dropout", type=_unit, help=h("dropout before the linear head",
+                                                         "head_dropout"))  # fmt: skip
+    m.add_argument("--class-weight", choices=["balanced"],
+                   help=h("weight the loss by inverse class frequency", "class_weight",
+                          "none: every class alike"))  # fmt: skip
+    m.add_argument("--min-steps", type=_count,
+                   help=h("without --epochs, train at least this many optimizer steps",
+                          "min_steps"))  # fmt: skip
+    add_common_train_args(c, Classifier)
+
+
+_count = bounded(int, "an integer >= 0", lambda v: v >= 0)
+_odd = bounded(int, "an odd integer >= 1", lambda v: v >= 1 and v % 2 == 1)
+_unit = bounded(float, "a number in [0, 1)", lambda v: 0.0 <= v < 1.0)
+_half = bounded(float, "a fraction in (0, 0.5]", lambda v: 0.0 < v <= 0.5)
 
 
 def classify_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
     """The run's ``data`` section and the estimator options from the flags of
     ``add_classify_args``, every option validated (nothing is written yet)."""
-    from lstmkit.estimators.classifier import split_options
+    from lstmkit.estimators.classifier import Classifier
 
-    options = train_options(args)
-    for name in ("pool", "conv_channels", "conv_stride", "head_dropout", "min_steps"):
-        if getattr(args, name) is not None:
-            options[name] = getattr(args, name)
-    if not 0.0 < args.test_fraction < 1.0:
-        raise ValueError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
-    split_options(options)  # validate every option before anything is written
+    options = train_options(args, Classifier)
+    Classifier(**options).check_options()  # every option checked before anything is written
     data = {"source": source_path(args.data), "test_source": source_path(args.test_data),
             "test_fraction": args.test_fraction, "data_dir": args.data_dir}  # fmt: skip
     return data, options
@@ -198,6 +245,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         from lstmkit.cli.forecast_cmds import predict_forecast
 
         return predict_forecast(args)
+    path = None if args.output is None else output_file(args.output, args.overwrite)
     clf = load(args.run_dir)
     X, lengths = _read_inputs(Path(args.input))
     proba = clf.predict_proba(X, lengths)
@@ -207,12 +255,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out.write(",".join(["label"] + [f"p_{n}" for n in names]) + "\n")
     for label, row in zip(labels, proba, strict=True):
         out.write(",".join([str(label)] + [f"{p:.6f}" for p in row]) + "\n")
-    if args.output is None:
+    if path is None:
         sys.stdout.write(out.getvalue())
         return 0
-    path = Path(args.output)
-    if path.exists() and not args.overwrite:
-        raise ValueError(f"{path} exists; pass --overwrite to replace it")
     from lstmkit.train.checkpoint import atomic_write_text
 
     atomic_write_text(path, out.getvalue())
@@ -225,11 +270,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     from lstmkit.runs import load
 
-    path = Path(args.output)
-    if path.suffix != ".npy":
-        raise ValueError(f"--output must be a .npy file, got {path.name}")
-    if path.exists() and not args.overwrite:
-        raise ValueError(f"{path} exists; pass --overwrite to replace it")
+    path = output_file(args.output, args.overwrite, ".npy")
     _require_task(args.run_dir, ("classify",), "extract")
     clf = load(args.run_dir)
     X, lengths = _read_inputs(Path(args.input))

@@ -124,7 +124,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
             args.out,
             trials=args.trials,
             timeout=args.timeout,
-            seed=options.get("seed", 0),
+            seed=options.get("random_state", 0),
             metric=args.metric,
             pruner=args.pruner,
             overwrite=args.overwrite,

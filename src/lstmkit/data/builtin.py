@@ -94,7 +94,7 @@ def _load_digits() -> SequenceData:
             "the 'digits' data set needs scikit-learn: pip install scikit-learn"
         ) from exc
     bunch = load_digits()
-    X = bunch.images / 16.0  # (N, 8, 8): rows as time steps, columns as features, in [0, 1]
+    X = bunch.images  # (N, 8, 8): rows as time steps, columns as features; raw values 0..16
     return build_sequence_data(X, bunch.target, name="digits")
 
 

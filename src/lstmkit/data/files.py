@@ -115,7 +115,8 @@ def load_idx_pair(
 ) -> SequenceData:
     """Images ``(N, R, W)`` and labels ``(N,)``: rows become time steps, columns features.
 
-    uint8 images are scaled to ``[0, 1]``.
+    Pixel values are kept as they are (0..255 for uint8 images); the estimators standardise
+    each channel with training statistics, so inputs need no scaling of their own.
     """
     X = read_idx(images)
     if X.ndim != 3:
@@ -131,7 +132,6 @@ def load_idx_pair(
             f"{name}: {labels.name} has {y.shape[0]} labels but {images.name} has "
             f"{X.shape[0]} images"
         )
-    X = X.astype(np.float32) / 255.0 if X.dtype == np.uint8 else X  # (N, L=rows, C=cols)
     return build_sequence_data(X, y, name=name, classes=classes)
 
 

@@ -12,7 +12,7 @@ from lstmkit.data.builtin import BUILTIN_NAMES, UCR_PREFIX, is_builtin, load_bui
 from lstmkit.data.files import FILE_FORMATS, load_file
 from lstmkit.data.sequences import SequenceData
 
-__all__ = ["load_classification", "read_inputs"]
+__all__ = ["describe_loading", "load_classification", "read_inputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,22 @@ def load_classification(
                 f"but the training data {train.name} has {train.num_channels}; they must match"
             )
     return train, test
+
+
+def describe_loading(source: str) -> str:
+    """What loading ``source`` does to its values (a run's config.json keeps it): nothing is
+    rescaled, so inputs given to ``predict`` later need the same form, no more."""
+    key = str(source).strip().lower()
+    if key == "digits":
+        return (
+            "sklearn.datasets.load_digits().images as they are (values 0..16): rows are the 8 "
+            "steps, columns the 8 channels"
+        )
+    if key in ("fashion-mnist", "mnist") or "idx3-ubyte" in key:
+        return "IDX images as they are (pixel values 0..255): rows are steps, columns channels"
+    if key.startswith(UCR_PREFIX) or key.endswith((".tsv", ".ts")):
+        return "values as the file or sktime/aeon holds them; shorter series right-padded"
+    return "X as the file holds it, cast to float32"
 
 
 def read_inputs(

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SequenceData", "build_sequence_data", "pad_cases", "stratified_split"]
+__all__ = [
+    "SequenceData",
+    "build_sequence_data",
+    "label_values",
+    "pad_cases",
+    "stratified_split",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +75,13 @@ class SequenceData:
     def num_channels(self) -> int:
         return int(self.X.shape[2])
 
+    @property
+    def label_values(self) -> np.ndarray:
+        """The K class labels as values: int64 when every class name is an integer (numeric
+        labels, whether a file held them as numbers or as text), float64 when every one is a
+        number, else str. ``label_values[y]`` are the labels a model is fitted on."""
+        return label_values(self.classes)
+
     def subset(self, idx: np.ndarray) -> SequenceData:
         """The sequences at ``idx`` (integer indices or a boolean mask); classes are kept."""
         idx = np.asarray(idx)
@@ -105,6 +118,16 @@ def _normalise_label(value: object) -> str:
     if math.isfinite(number) and number.is_integer():
         return str(int(number))
     return text
+
+
+def label_values(names: Sequence[str]) -> np.ndarray:
+    """Class names (canonical strings, see ``_normalise_label``) as typed label values."""
+    for dtype in (np.int64, np.float64):
+        try:
+            return np.array([dtype(name) for name in names], dtype=dtype)
+        except ValueError:
+            continue
+    return np.array(list(names), dtype=str)
 
 
 def _sort_classes(names: set[str]) -> list[str]:

@@ -1,9 +1,9 @@
 """``lstmkit.Classifier``: sequence classification in the scikit-learn manner.
 
 ``Classifier(**options).fit(X, y, lengths=None).predict(X)``; the CLI's ``train classify`` runs
-exactly this code. Options are the model's (``hidden``, ``layers``, ``cell``, ``bidirectional``,
-``dropout``, ``pool``, ``conv_channels``, ``conv_kernel``, ``head_dropout``, ``backend``) and the
-Trainer's (every field of ``TrainConfig``: ``epochs``, ``batch_size``, ``lr``, ...).
+exactly this code. Every option is a keyword argument of ``__init__`` (a scikit-learn estimator:
+``get_params`` / ``set_params``, ``clone``, ``GridSearchCV`` and ``Pipeline`` work); ``fit``
+validates them. Labels come back as the values and dtype of the ``y`` given to ``fit``.
 """
 
 from __future__ import annotations
@@ -11,206 +11,423 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import ClassifierMixin
 
 from lstmkit.data import stratified_split
-from lstmkit.estimators._saved import SavedEstimator
+from lstmkit.estimators._base import (
+    SavedEstimator,
+    fit_callbacks,
+    json_value,
+    resolve_seed,
+    train_config,
+)
+from lstmkit.estimators._inputs import (
+    ChannelStats,
+    check_label_values,
+    labels_1d,
+    sequence_arrays,
+)
 from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
 from lstmkit.runs import merge_config
 from lstmkit.train import distributed
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.config import TrainConfig
+from lstmkit.train.progress import epoch_lines
 from lstmkit.train.trainer import EpochCallback, Trainer
 
-__all__ = ["DEFAULTS", "Classifier"]
+__all__ = ["DEFAULT_EPOCHS", "Classifier"]
 
 log = logging.getLogger(__name__)
 
-# Model options and their defaults (training options default as in TrainConfig, but see below).
-MODEL_OPTIONS = {
-    "hidden": 128,
-    "layers": 2,
-    "cell": "lstm",
-    "bidirectional": False,
-    "dropout": 0.0,
-    "pool": "last",
-    "conv_channels": 0,
-    "conv_kernel": 3,
-    "conv_stride": 1,
-    "head_dropout": 0.0,
-    "backend": "auto",
-    "forget_bias": 1.0,  # initial forget-gate bias; None keeps torch's uniform init
-}
-# Defaults: on Fashion-MNIST (rows as steps) these beat seed 002's script within its wall time
-# (benchmarks/fashion_mnist.py): a strided Conv1d front end halves the steps the recurrence
-# runs (28 -> 14), a 2-layer GRU reads them, and a short warm-up reaches a higher peak learning
-# rate that decays on a cosine.
-DEFAULTS = (
-    MODEL_OPTIONS
-    | {"cell": "gru", "conv_channels": 64, "conv_stride": 2}
-    | {"epochs": 8, "batch_size": 128, "lr": 4e-3, "warmup_epochs": 0.3, "val_fraction": 0.1}
-)
-_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
-# Small data sets: when the user leaves ``epochs`` unset, train for at least this many optimizer
-# steps (GunPoint's 45 training series make one batch, so 8 epochs would be 8 steps; 300 steps
-# reach 0.96-0.98 test accuracy there, above 1-NN DTW's 0.907).
-MIN_STEPS = 300
+# Without ``epochs``: this many, and at least ``min_steps`` optimizer steps (GunPoint's 45
+# training series make one batch, so 8 epochs would be 8 steps; 300 steps reach 0.96-0.98 test
+# accuracy there, above 1-NN DTW's 0.907).
+DEFAULT_EPOCHS = 8
 
 
-def split_options(options: dict) -> tuple[dict, TrainConfig]:
-    """Model options (with defaults) and a validated TrainConfig; unknown names are an error."""
-    unknown = set(options) - set(MODEL_OPTIONS) - _TRAIN_FIELDS - {"min_steps"}
-    if unknown:
-        known = sorted(set(MODEL_OPTIONS) | _TRAIN_FIELDS | {"min_steps"})
-        raise ValueError(f"unknown options {sorted(unknown)}; known: {', '.join(known)}")
-    merged = DEFAULTS | options
-    if merged["conv_channels"] == 0 and "conv_stride" not in options:
-        merged["conv_stride"] = 1  # the default stride belongs to the default front end
-    min_steps = merged.get("min_steps", MIN_STEPS)
-    if isinstance(min_steps, bool) or not isinstance(min_steps, int) or min_steps < 0:
-        raise ValueError(f"min_steps must be a non-negative integer, got {min_steps!r}")
-    model = {k: merged[k] for k in MODEL_OPTIONS}
-    train = TrainConfig(**{k: v for k, v in merged.items() if k in _TRAIN_FIELDS})
-    return model, train
+class Classifier(ClassifierMixin, SavedEstimator):
+    """LSTM sequence classifier: fit / predict / predict_proba / score / extract / save / load.
 
+    Inputs ``X`` are ``(N, L, C)`` (N sequences of L steps with C channels) or ``(N, L)`` (one
+    channel); ``lengths`` (N,) marks right-padded variable-length sequences. Each channel is
+    standardised with the statistics of the training split. The defaults (a strided Conv1d front
+    end and a 2-layer GRU, a short warm-up to a peak learning rate that decays on a cosine) beat
+    seed 002's Fashion-MNIST script within its wall time (benchmarks/fashion_mnist.py).
 
-def epochs_for(options: dict, train: TrainConfig, n_train: int) -> int:
-    """The epochs to run: the user's ``epochs`` if given, else enough for ``min_steps`` steps."""
-    if "epochs" in options:
-        return train.epochs
-    steps_per_epoch = max(1, math.ceil(n_train / train.batch_size))
-    min_steps = options.get("min_steps", MIN_STEPS)
-    return max(train.epochs, math.ceil(min_steps / steps_per_epoch))
+    Parameters
+    ----------
+    hidden : int, default 128
+        Units per recurrent layer and direction (H).
+    layers : int, default 2
+        Stacked recurrent layers.
+    cell : {"lstm", "peephole", "coupled", "gru", "layernorm"}, default "gru"
+        The recurrent step (README "Cells").
+    bidirectional : bool, default False
+        Read every sequence in both directions (features 2H).
+    dropout : float, default 0.0
+        Dropout between recurrent layers.
+    pool : {"last", "mean", "max", "attention"}, default "last"
+        How the per-step features become one vector per sequence.
+    conv_channels : int, default 64
+        Channels of the Conv1d front end before the recurrence; 0 for none.
+    conv_kernel : int, default 3
+        Odd kernel size of the front end.
+    conv_stride : int or None, default None
+        Stride of the front end: the recurrence sees ceil(L / stride) steps. None: 2 with a
+        front end, 1 without.
+    head_dropout : float, default 0.0
+        Dropout on the pooled features, before the linear head.
+    forget_bias : float or None, default 1.0
+        Initial forget-gate bias; None keeps torch's uniform initialisation.
+    backend : {"auto", "torch", "fused", "reference"}, default "auto"
+        Which kernels run the recurrence (README "Backends").
+    epochs : int or None, default None
+        Training epochs. None: 8, or more for small data so that training makes at least
+        ``min_steps`` optimizer steps.
+    min_steps : int, default 300
+        With ``epochs=None``, the fewest optimizer steps to train for.
+    batch_size : int, default 128
+    lr : float, default 4e-3
+        Peak learning rate.
+    optimizer : {"adam", "adamw", "rmsprop", "sgd"}, default "adam"
+    momentum : float, default 0.9
+        For sgd and rmsprop.
+    weight_decay : float, default 0.0
+        L2 penalty (decoupled for adamw).
+    l1 : float, default 0.0
+        L1 penalty on the weights, added to the loss.
+    schedule : {"cosine", "step", "plateau", "constant"}, default "cosine"
+        The learning rate after warm-up.
+    warmup_epochs : float, default 0.3
+        Linear warm-up from lr / 10, in epochs.
+    min_lr_ratio : float, default 0.0
+        Cosine floor as a fraction of lr.
+    step_size : int, default 10
+        Step schedule: epochs between decays.
+    gamma : float, default 0.1
+        Step and plateau decay factor.
+    plateau_patience : int, default 2
+        Plateau schedule: epochs without improvement before a decay.
+    clip_norm : float or None, default 1.0
+        Gradient clipping by global norm; None: none.
+    val_fraction : float, default 0.1
+        Stratified validation hold-out of the training data (early stopping and the best
+        weights use it); at most 0.5. Ignored when ``fit`` gets ``validation_data``.
+    patience : int or None, default None
+        Stop after this many epochs without a better validation loss.
+    class_weight : dict, "balanced" or None, default None
+        Weights of the classes in the training loss ({label: weight}; "balanced": inversely
+        proportional to the class frequencies of the training split).
+    device : str, default "cpu"
+        "cpu", "cuda", "cuda:1", ...
+    precision : {"fp32", "bf16"}, default "fp32"
+        bf16 trains under autocast (README "precision").
+    random_state : int or None, default 0
+        Seed of the weights, the hold-out and the shuffling: the same seed gives the same model.
+        None draws a seed.
+    verbose : int, default 0
+        1: one line per epoch (loss, validation loss and accuracy, time) on stderr, and a
+        progress bar where the output is a terminal or a notebook.
 
-
-def _as_arrays(X, y=None, lengths=None):
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim == 2:
-        X = X[:, :, None]  # (N, L) -> (N, L, 1)
-    if X.ndim != 3:
-        raise ValueError(f"X must be (N, L, C) or (N, L), got shape {X.shape}")
-    if lengths is not None:
-        lengths = np.asarray(lengths)
-        if lengths.shape != (X.shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
-            raise ValueError(
-                f"lengths must be {X.shape[0]} integers, got {lengths.shape} {lengths.dtype}"
-            )
-        if lengths.min() < 1 or lengths.max() > X.shape[1]:
-            raise ValueError(
-                f"lengths must lie in [1, {X.shape[1]}], got {lengths.min()}..{lengths.max()}"
-            )
-        lengths = lengths.astype(np.int64)
-    if y is not None:
-        y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise ValueError(
-                f"y must have shape ({X.shape[0]},) like X's first axis, got {y.shape}"
-            )
-    return X, y, lengths
-
-
-def _valid_mask(X: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
-    if lengths is None:
-        return np.ones(X.shape[:2], dtype=bool)
-    return np.arange(X.shape[1])[None, :] < lengths[:, None]  # (N, L)
-
-
-class Classifier(SavedEstimator):
-    """LSTM sequence classifier with fit / predict / predict_proba / save / load.
+    Attributes
+    ----------
+    classes_ : ndarray (K,), the labels, of the dtype of the ``y`` given to ``fit``.
+    n_features_in_ : int, the channels per step (C).
+    model_ : SequenceClassifier, the trained network (best validation weights).
+    history_ : list of dict, one row per epoch.
 
     Example::
 
         >>> clf = Classifier(hidden=64, epochs=3).fit(X_train, y_train)
         >>> clf.predict(X_test)[:5]
+        >>> clf.score(X_test, y_test)     # accuracy
     """
 
     task = "classify"
     module_class = SequenceClassifier
     config_class = ClassifierConfig
+    default_epochs = DEFAULT_EPOCHS  # with epochs=None: at least these, and min_steps steps
     fit_hint = "fit(X, y)"
 
-    def __init__(self, **options) -> None:
-        self.model_options, self.train_config = split_options(options)
-        self.options = options
+    def __init__(
+        self,
+        *,
+        hidden: int = 128,
+        layers: int = 2,
+        cell: str = "gru",
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        pool: str = "last",
+        conv_channels: int = 64,
+        conv_kernel: int = 3,
+        conv_stride: int | None = None,
+        head_dropout: float = 0.0,
+        forget_bias: float | None = 1.0,
+        backend: str = "auto",
+        epochs: int | None = None,
+        min_steps: int = 300,
+        batch_size: int = 128,
+        lr: float = 4e-3,
+        optimizer: str = "adam",
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+        schedule: str = "cosine",
+        warmup_epochs: float = 0.3,
+        min_lr_ratio: float = 0.0,
+        step_size: int = 10,
+        gamma: float = 0.1,
+        plateau_patience: int = 2,
+        clip_norm: float | None = 1.0,
+        val_fraction: float = 0.1,
+        patience: int | None = None,
+        class_weight: dict | str | None = None,
+        device: str = "cpu",
+        precision: str = "fp32",
+        random_state: int | None = 0,
+        verbose: int = 0,
+    ) -> None:
+        self.hidden = hidden
+        self.layers = layers
+        self.cell = cell
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.pool = pool
+        self.conv_channels = conv_channels
+        self.conv_kernel = conv_kernel
+        self.conv_stride = conv_stride
+        self.head_dropout = head_dropout
+        self.forget_bias = forget_bias
+        self.backend = backend
+        self.epochs = epochs
+        self.min_steps = min_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.l1 = l1
+        self.schedule = schedule
+        self.warmup_epochs = warmup_epochs
+        self.min_lr_ratio = min_lr_ratio
+        self.step_size = step_size
+        self.gamma = gamma
+        self.plateau_patience = plateau_patience
+        self.clip_norm = clip_norm
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.class_weight = class_weight
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True  # (N, L, C) sequences; (N, L) is one channel
+        return tags
+
+    @property
+    def mean_(self) -> np.ndarray:
+        """(C,) per-channel mean of the training split (inputs are standardised with it)."""
+        return self.stats_.mean
+
+    @property
+    def std_(self) -> np.ndarray:
+        """(C,) per-channel standard deviation of the training split."""
+        return self.stats_.std
+
+    # ------------------------------------------------------------------ options
+    def feature_config(self, input_size: int) -> FeatureConfig:
+        """The network's front end and recurrence for ``input_size`` channels (validated)."""
+        stride = self.conv_stride
+        if stride is None:
+            stride = 2 if self.conv_channels else 1  # the default stride of the front end
+        return FeatureConfig(
+            input_size=input_size,
+            hidden=self.hidden,
+            layers=self.layers,
+            cell=self.cell,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+            pool=self.pool,
+            conv_channels=self.conv_channels,
+            conv_kernel=self.conv_kernel,
+            conv_stride=stride,
+            backend=self.backend,
+            forget_bias=self.forget_bias,
+        )
+
+    def check_options(self, seed: int = 0) -> TrainConfig:
+        """Every option checked before any data is read; returns the Trainer's config (its
+        ``epochs`` still 8 when ``epochs`` is None: ``epochs_for`` decides with the data)."""
+        self.feature_config(1)
+        if not isinstance(self.head_dropout, int | float) or not 0 <= self.head_dropout < 1:
+            raise ValueError(f"head_dropout must lie in [0, 1), got {self.head_dropout!r}")
+        self.epochs_for(1)
+        return train_config(self, DEFAULT_EPOCHS if self.epochs is None else self.epochs, seed)
+
+    def epochs_for(self, n_train: int) -> int:
+        """The epochs to run: ``epochs`` if given, else 8 and at least ``min_steps`` steps."""
+        if self.epochs is not None:
+            return self.epochs
+        steps = self.min_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"min_steps must be a non-negative integer, got {steps!r}")
+        batch = self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 0 else 1
+        steps_per_epoch = max(1, math.ceil(n_train / batch))
+        return max(DEFAULT_EPOCHS, math.ceil(steps / steps_per_epoch))
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, lengths=None, *, classes: list[str] | None = None,
+    def fit(self, X, y, lengths=None, *, validation_data: tuple | None = None,
             run_dir: str | Path | None = None, progress: bool = False, resume: bool = False,
             callbacks: Sequence[EpochCallback] = ()) -> Classifier:  # fmt: skip
-        """Standardise with training statistics, hold out a stratified validation split, train.
+        """Standardise with training statistics, hold out a validation split, train.
 
-        ``run_dir``: write checkpoints, history and model there (``resume=True`` continues from
-        its checkpoint.pt). ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks.
+        ``y``: the labels, any values (numbers, strings); ``predict`` returns them with their
+        dtype. ``validation_data``: ``(X_val, y_val)`` or ``(X_val, y_val, lengths_val)`` to
+        validate on instead of a ``val_fraction`` hold-out. ``run_dir``: write checkpoints,
+        history and model there (``resume=True`` continues from its checkpoint.pt).
+        ``progress``: a progress bar (as with ``verbose=1``). ``callbacks``: the Trainer's
+        ``on_epoch_end(epoch, record)`` hooks. Returns ``self``.
         """
-        X, y, lengths = _as_arrays(X, y, lengths)
-        if classes is None:
-            self.classes_, y_idx = np.unique(y, return_inverse=True)
-        else:
-            self.classes_, y_idx = np.asarray(classes), y.astype(np.int64)
+        c = self.check_options(resolve_seed(self.random_state))
+        X, lengths = sequence_arrays(X, lengths)
+        y = labels_1d(y, len(X), type(self).__name__)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"need at least 2 classes to classify, got {len(self.classes_)}")
-        c = self.train_config
-        if c.val_fraction > 0:
-            keep, val_idx = stratified_split(y_idx, c.val_fraction, c.seed)
+            raise ValueError(
+                f"need at least 2 classes to classify, got {len(self.classes_)} class "
+                f"({self.classes_.tolist()})"
+            )
+        check_label_values(self.classes_)
+        self.n_features_in_ = X.shape[2]
+        if validation_data is not None:
+            keep, val = np.arange(len(y_idx)), self._validation(validation_data)
         else:
-            keep, val_idx = np.arange(len(y_idx)), np.array([], dtype=np.int64)
-        epochs = epochs_for(self.options, c, len(keep))
-        if epochs != c.epochs:
+            keep, val_idx = self._hold_out(y_idx, c)
+            val = None
+            if len(val_idx):
+                vl = None if lengths is None else lengths[val_idx]
+                val = (X[val_idx], y_idx[val_idx], vl)
+        lk = None if lengths is None else lengths[keep]
+        X_train, y_train = X[keep], y_idx[keep]
+        epochs = self.epochs_for(len(keep))
+        c = self.train_config_ = replace(c, epochs=epochs)
+        if self.epochs is None and epochs != DEFAULT_EPOCHS:
             log.info("%d training sequences: %d epochs for %d steps at least (min_steps)",
-                     len(keep), epochs, self.options.get("min_steps", MIN_STEPS))  # fmt: skip
-            self.train_config = c = replace(c, epochs=epochs)
-        mask = _valid_mask(X, lengths)[keep]
-        values = X[keep][mask]  # (valid steps, C): statistics of the training split only
-        self.mean_ = values.mean(0).astype(np.float32)
-        self.std_ = np.maximum(values.std(0), 1e-6).astype(np.float32)
-        torch.manual_seed(c.seed)
-        fc = FeatureConfig(input_size=X.shape[2], **{k: v for k, v in self.model_options.items()
-                                                      if k != "head_dropout"})  # fmt: skip
+                     len(keep), epochs, self.min_steps)  # fmt: skip
+        weights = self._class_weights(y_train)
+        self.stats_ = ChannelStats.fit(X_train, lk)  # statistics of the training split only
+        fc = self.feature_config(X.shape[2])
         names = tuple(str(v) for v in self.classes_)
-        self.config_ = ClassifierConfig(fc, len(names), self.model_options["head_dropout"], names)
+        self.config_ = ClassifierConfig(fc, len(names), self.head_dropout, names)
+        torch.manual_seed(c.seed)
         self.model_ = SequenceClassifier(self.config_)
         if run_dir is not None and distributed.is_main():  # rank 0 writes the run directory
             merge_config(run_dir, self._config_dict())
-        train = self._batches(
-            X[keep], y_idx[keep], None if lengths is None else lengths[keep], True
-        )
-        val = None
-        if len(val_idx):
-            vl = None if lengths is None else lengths[val_idx]
-            val = self._batches(X[val_idx], y_idx[val_idx], vl, False)
-        trainer = Trainer(self.model_, c, _step_loss, _evaluate, run_dir, progress, callbacks)
+        train = self._batches(X_train, y_train, lk, True)
+        val = None if val is None else self._batches(*val, False)
+        w = None if weights is None else torch.from_numpy(weights)
+        step, evaluate = partial(_step_loss, weight=w), partial(_evaluate, weight=w)
+        callbacks = fit_callbacks(self, epochs, callbacks)
+        bar = progress or self.verbose >= 1
+        trainer = Trainer(self.model_, c, step, evaluate, run_dir, bar, callbacks)
         if resume:
             trainer.resume_from(Path(run_dir) / "checkpoint.pt")
-        self.history_ = trainer.fit(train, val)
-        self.trainer_ = trainer
-        self.model_.eval()
+        with epoch_lines(self.verbose):
+            trainer.fit(train, val)
+        self._keep_training_facts(trainer)
         return self
 
-    def _tensors(self, X: np.ndarray, lengths: np.ndarray | None):
-        Xs = (X - self.mean_) / self.std_
-        if lengths is not None:
-            Xs = Xs * _valid_mask(X, lengths)[..., None]  # padding stays 0 after scaling
-        xt = torch.from_numpy(np.ascontiguousarray(Xs, dtype=np.float32))
-        return xt, None if lengths is None else torch.from_numpy(lengths)
+    @staticmethod
+    def _hold_out(y_idx: np.ndarray, c: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+        """(training, validation) indices: a stratified ``val_fraction`` hold-out."""
+        if c.val_fraction == 0:
+            return np.arange(len(y_idx)), np.array([], dtype=np.int64)
+        return stratified_split(y_idx, c.val_fraction, c.seed)
+
+    def _validation(self, data: tuple) -> tuple:
+        """``validation_data`` as (X, class indices, lengths), checked against the training
+        data's channels and classes."""
+        if not isinstance(data, tuple | list) or len(data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be (X_val, y_val) or (X_val, y_val, lengths_val), got "
+                f"{type(data).__name__}{'' if not hasattr(data, '__len__') else len(data)}"
+            )
+        Xv, lv = sequence_arrays(data[0], data[2] if len(data) == 3 else None, what="X_val")
+        if Xv.shape[2] != self.n_features_in_:
+            raise ValueError(
+                f"validation_data has {Xv.shape[2]} channels per step, X has {self.n_features_in_}"
+            )
+        return Xv, self._encode(labels_1d(data[1], len(Xv), "validation_data")), lv
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        """Labels -> indices into classes_; a label the training data did not have is an error."""
+        index = {v: k for k, v in enumerate(self.classes_.tolist())}
+        codes = np.array([index.get(v, -1) for v in y.tolist()], dtype=np.int64)
+        if (codes < 0).any():
+            unseen = sorted({str(v) for v, k in zip(y.tolist(), codes, strict=True) if k < 0})
+            raise ValueError(
+                f"labels {unseen[:10]} do not occur in the training data (classes "
+                f"{self.classes_.tolist()[:20]})"
+            )
+        return codes
+
+    def _class_weights(self, y_idx: np.ndarray) -> np.ndarray | None:
+        """(K,) float32 loss weights from ``class_weight``, or None."""
+        cw, K = self.class_weight, len(self.classes_)
+        if cw is None:
+            return None
+        if cw == "balanced":
+            counts = np.bincount(y_idx, minlength=K).astype(np.float64)
+            w = len(y_idx) / (K * np.maximum(counts, 1))  # scikit-learn's "balanced"
+            return w.astype(np.float32)
+        if not isinstance(cw, dict):
+            raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {cw!r}")
+        names = {str(v): k for k, v in enumerate(self.classes_.tolist())}
+        index = {v: k for k, v in enumerate(self.classes_.tolist())}
+        w = np.ones(K, dtype=np.float32)
+        for label, weight in cw.items():
+            k = index.get(label, names.get(str(label)))  # str keys: a dict read from JSON
+            if k is None:
+                raise ValueError(
+                    f"class_weight has label {label!r}, not a class of y "
+                    f"({self.classes_.tolist()[:20]})"
+                )
+            if not isinstance(weight, int | float) or weight < 0:
+                raise ValueError(f"class_weight[{label!r}] must be >= 0, got {weight!r}")
+            w[k] = weight
+        return w
 
     def _batches(self, X, y, lengths, shuffle: bool) -> TensorBatches:
-        xt, lt = self._tensors(X, lengths)
-        batch = self.train_config.batch_size if shuffle else max(256, self.train_config.batch_size)
+        xt = torch.from_numpy(self.stats_.standardise(X, lengths))
+        lt = None if lengths is None else torch.from_numpy(lengths)
+        c = self.train_config_
+        batch = c.batch_size if shuffle else max(256, c.batch_size)
         return TensorBatches((xt, torch.from_numpy(y.astype(np.int64)), lt), batch, shuffle)
 
     # ------------------------------------------------------------------ predict
+    def _inputs(self, X, lengths) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Checked, standardised inputs (warned about when far from the training data)."""
+        self._check_fitted()
+        X, lengths = sequence_arrays(X, lengths)
+        self._check_channels(X)
+        self.stats_.warn_if_far(X, lengths)
+        xt = torch.from_numpy(self.stats_.standardise(X, lengths))
+        return xt, None if lengths is None else torch.from_numpy(lengths)
+
     @torch.no_grad()
     def _infer(self, X, lengths, fn) -> np.ndarray:
-        """Run ``fn(x, lengths) -> Tensor`` over checked, standardised inputs in chunks of 512."""
-        self._check_fitted()
-        X, _, lengths = _as_arrays(X, None, lengths)
-        self._check_channels(X)
-        xt, lt = self._tensors(X, lengths)
+        """Run ``fn(x, lengths) -> Tensor`` over the inputs in chunks of 512."""
+        xt, lt = self._inputs(X, lengths)
         self.model_.eval()
         device = next(self.model_.parameters()).device
         out = []
@@ -220,14 +437,14 @@ class Classifier(SavedEstimator):
         return torch.cat(out).numpy()
 
     def predict_proba(self, X, lengths=None) -> np.ndarray:
-        """Class probabilities (N, K)."""
+        """Class probabilities (N, K), columns in the order of ``classes_``."""
         return self._infer(X, lengths, lambda x, lb: torch.softmax(self.model_(x, lb).float(), 1))
 
     def extract(self, X, lengths=None, pool: str | None = None) -> np.ndarray:
-        """Seed 000's features from the trained network: pooled (N, D*H) with ``pool`` (default:
-        the model's own pooling; last, mean, max, attention) or, with ``pool="none"``, the
-        per-timestep local features (N, L', D*H) (L' = L, or ceil(L / conv_stride) with a
-        strided front end), zeros past each length."""
+        """Features from the trained network (the local feature extraction network): pooled
+        (N, D*H) with ``pool`` (default: the model's own pooling; last, mean, max, attention)
+        or, with ``pool="none"``, the per-step local features (N, L', D*H) (L' = L, or
+        ceil(L / conv_stride) with a strided front end), zeros past each length."""
 
         def features(x, lb):
             pooled, local = self.model_.features(x, lb, pool)
@@ -243,39 +460,57 @@ class Classifier(SavedEstimator):
             )
 
     def predict(self, X, lengths=None) -> np.ndarray:
-        """Predicted labels (the values y held)."""
+        """Predicted labels: values of ``classes_``, the dtype of the ``y`` given to ``fit``."""
         proba = self.predict_proba(X, lengths)
         return self.classes_[proba.argmax(1)]
+
+    def score(self, X, y, lengths=None, sample_weight=None) -> float:
+        """Accuracy of ``predict(X, lengths)`` against ``y``."""
+        from sklearn.metrics import accuracy_score
+
+        y = labels_1d(y, len(X), "score")
+        return float(accuracy_score(y, self.predict(X, lengths), sample_weight=sample_weight))
 
     # ------------------------------------------------------------------ persistence
     def _config_dict(self) -> dict:
         return {
             "task": "classify",
             "model": self.config_.to_dict(),
-            "train": self.train_config.to_dict(),
-            "options": self.options,
-            "preprocess": {"mean": self.mean_.tolist(), "std": self.std_.tolist()},
-            "classes": [v.item() if hasattr(v, "item") else v for v in self.classes_],
+            "train": self.train_config_.to_dict(),
+            "options": self._options(),
+            "preprocess": self.stats_.to_dict(),
+            "classes": [json_value(v) for v in self.classes_],
+            "classes_dtype": self.classes_.dtype.str,
         }
 
     def _restore(self, config: dict) -> None:
-        self.mean_ = np.asarray(config["preprocess"]["mean"], dtype=np.float32)
-        self.std_ = np.asarray(config["preprocess"]["std"], dtype=np.float32)
-        self.classes_ = np.asarray(config["classes"])
+        self.stats_ = ChannelStats.from_dict(config["preprocess"])
+        dtype = config.get("classes_dtype")  # runs before it kept class names as strings
+        self.classes_ = np.asarray(config["classes"], dtype=None if dtype is None else dtype)
+        self.n_features_in_ = self.config_.features.input_size
+        self.history_ = []
 
 
-def _step_loss(model, batch):
+def _step_loss(model, batch, weight: torch.Tensor | None = None):
     x, y, lengths = batch
-    return F.cross_entropy(model(x, lengths), y), len(y)
+    logits = model(x, lengths)
+    w = None if weight is None else weight.to(logits.device)
+    return F.cross_entropy(logits.float(), y, weight=w), len(y)
 
 
-def _evaluate(model, batches: TensorBatches) -> dict[str, float]:
-    total, correct, n = 0.0, 0, 0
+def _evaluate(
+    model, batches: TensorBatches, weight: torch.Tensor | None = None
+) -> dict[str, float]:
+    """Validation loss (weighted as in training, so that the best epoch is the best by the
+    objective being optimised) and accuracy."""
+    total, mass, correct, n = 0.0, 0.0, 0, 0
     device = next(model.parameters()).device
+    w = None if weight is None else weight.to(device)
     for x, y, lengths in batches.batches():
         x, y = x.to(device), y.to(device)
         logits = model(x, None if lengths is None else lengths.to(device))
-        total += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+        total += float(F.cross_entropy(logits.float(), y, weight=w, reduction="sum"))
+        mass += len(y) if w is None else float(w[y].sum())
         correct += int((logits.argmax(1) == y).sum())
         n += len(y)
-    return {"loss": total / max(n, 1), "accuracy": correct / max(n, 1)}
+    return {"loss": total / max(mass, 1e-12), "accuracy": correct / max(n, 1)}

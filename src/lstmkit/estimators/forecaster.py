@@ -6,7 +6,8 @@ window (``lookback``, ``horizon``), the data pipeline (``fill``, ``outliers``, `
 ``windows``, ``calendar``, ``scaler``, ``freq``, ``season``, ``test_fraction``), the model
 (``hidden``, ``layers``, ``cell``, ``bidirectional``, ``dropout``, ``pool``, ``quantiles``,
 ``bins``, ``anchor``, ``per_series``, ``head_dropout``, ``backend``) and the Trainer's (every
-field of ``TrainConfig``; ``val_fraction`` is the chronological validation split).
+field of ``TrainConfig``; ``val_fraction`` is the chronological validation split), each a
+keyword argument of ``__init__`` (a scikit-learn estimator: ``get_params`` / ``clone`` work).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,88 +33,26 @@ from lstmkit.data.series.baselines import (
 from lstmkit.data.series.frame import prepare_frame
 from lstmkit.data.series.pipeline import PipelineConfig, Prepared, SeriesPipeline
 from lstmkit.data.series.windows import make_windows
-from lstmkit.estimators._saved import SavedEstimator
+from lstmkit.estimators._base import SavedEstimator, fit_callbacks, resolve_seed, train_config
 from lstmkit.models.features import FeatureConfig
 from lstmkit.models.forecast import ForecastConfig, ForecastModel, pinball_loss
 from lstmkit.runs import merge_config
 from lstmkit.train import distributed
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.config import TrainConfig
+from lstmkit.train.progress import epoch_lines
 from lstmkit.train.trainer import EpochCallback, Trainer
 
-__all__ = ["DEFAULTS", "Forecaster", "split_options"]
+__all__ = ["DEFAULT_EPOCHS", "Forecaster"]
 
 log = logging.getLogger(__name__)
 
-MODEL_OPTIONS = {
-    "hidden": 64,
-    "layers": 1,
-    "cell": "lstm",
-    "bidirectional": False,
-    "dropout": 0.0,
-    "pool": "last",
-    "backend": "auto",
-    "forget_bias": 1.0,
-    "head_dropout": 0.0,
-    "quantiles": (),
-    "bins": 0,
-    "anchor": None,  # None: "season" when the look-back holds a season, else "last"
-    "per_series": False,
-}
-DATA_OPTIONS = {
-    "lookback": None,
-    "horizon": None,  # None: from the season (see _window)
-    "fill": "interpolate",
-    "outliers": "hampel",
-    "lags": (),
-    "windows": (),
-    "calendar": True,
-    "scaler": "standard",
-    "transform": "auto",  # "log" / "none"; auto: log for a positive, multiplicative season
-    "freq": None,
-    "season": None,
-    "test_fraction": 0.15,
-    "min_steps": 600,  # without epochs: train at least this many optimizer steps
-}
-DEFAULTS = (
-    MODEL_OPTIONS
-    | DATA_OPTIONS
-    | {"epochs": 20, "batch_size": 32, "lr": 3e-3, "val_fraction": 0.15, "patience": None}
-)
-_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
-
-
-def split_options(options: dict) -> tuple[dict, dict, TrainConfig]:
-    """(model options, data options, TrainConfig), all validated; unknown names are an error."""
-    known = set(MODEL_OPTIONS) | set(DATA_OPTIONS) | _TRAIN_FIELDS
-    unknown = set(options) - known
-    if unknown:
-        raise ValueError(f"unknown options {sorted(unknown)}; known: {', '.join(sorted(known))}")
-    merged = DEFAULTS | options
-    model = {k: merged[k] for k in MODEL_OPTIONS}
-    data = {k: merged[k] for k in DATA_OPTIONS}
-    for name in ("lookback", "horizon", "season"):
-        v = data[name]
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    for name in ("lags", "windows"):
-        v = data[name] = tuple(data[name])
-        if any(not isinstance(k, int) or k < 1 for k in v):
-            raise ValueError(f"{name} must be positive integers, got {list(v)}")
-    if data["transform"] not in ("auto", "none", "log"):
-        raise ValueError(f"transform must be auto, none or log, got {data['transform']!r}")
-    steps = data["min_steps"]
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"min_steps must be an integer >= 0, got {steps!r}")
-    if not 0.0 < data["test_fraction"] < 1.0:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {data['test_fraction']}")
-    qs = tuple(float(q) for q in model["quantiles"])
-    if qs:
-        qs = tuple(sorted({*qs, 0.5}))  # in order, with the median (the point forecast)
-    model["quantiles"] = qs
-    train = TrainConfig(**{k: v for k, v in merged.items() if k in _TRAIN_FIELDS})
-    _forecast_config(model, input_size=1, horizon=1)  # validates the model options
-    return model, data, train
+# Options that build the network (the rest are the data pipeline's and the Trainer's).
+_MODEL_OPTIONS = (
+    "hidden", "layers", "cell", "bidirectional", "dropout", "pool", "backend", "forget_bias",
+    "head_dropout", "quantiles", "bins", "anchor", "per_series",
+)  # fmt: skip
+DEFAULT_EPOCHS = 20
 
 
 def _forecast_config(
@@ -136,25 +75,89 @@ def _forecast_config(
     )
 
 
-def _window(data: dict, season: int, rows: int) -> tuple[int, int]:
+def _window(est: Forecaster, season: int, rows: int) -> tuple[int, int]:
     """lookback and horizon: the user's, else one season ahead from one season back (two
     seasons back when the series has 1,000 rows or more); a horizon of at least 1 and a
     look-back of at least 8."""
-    horizon = data["horizon"] or (season if season > 1 else 1)
+    horizon = est.horizon or (season if season > 1 else 1)
     seasons = 2 if rows >= 1000 else 1
-    lookback = data["lookback"] or max(seasons * season, horizon, 8)
+    lookback = est.lookback or max(seasons * season, horizon, 8)
     return lookback, horizon
 
 
-def _test_fraction(data: dict, lookback: int, horizon: int, rows: int) -> float:
+def _test_fraction(est: Forecaster, lookback: int, horizon: int, rows: int) -> float:
     """The test fraction, raised so that the test part holds ``horizon`` windows at least (one
     horizon of forecasts laid end to end, from as many origins)."""
     need = (lookback + 2 * horizon - 1) / max(rows, 1)
-    return min(max(data["test_fraction"], need), 0.5)
+    return min(max(est.test_fraction, need), 0.5)
 
 
 class Forecaster(SavedEstimator):
     """LSTM forecaster: direct multi-step, optional quantiles or bins.
+
+    Parameters
+    ----------
+    lookback : int or None, default None
+        Steps the network reads before each forecast origin. None: one season (two when the
+        series has 1,000 rows or more), at least the horizon and at least 8.
+    horizon : int or None, default None
+        Steps forecast from each origin. None: one season (1 without a season).
+    hidden : int, default 64
+    layers : int, default 1
+    cell : {"lstm", "peephole", "coupled", "gru", "layernorm"}, default "lstm"
+    bidirectional : bool, default False
+        Read the look-back window in both directions.
+    dropout : float, default 0.0
+        Between recurrent layers.
+    pool : {"last", "mean", "max", "attention"}, default "last"
+        How the window's per-step features become one vector.
+    head_dropout : float, default 0.0
+    forget_bias : float or None, default 1.0
+    backend : {"auto", "torch", "fused", "reference"}, default "auto"
+    quantiles : tuple of float, default ()
+        Forecast these quantiles (pinball loss; the median is added and is the point forecast).
+    bins : int, default 0
+        K >= 2: turn the target into K equal-frequency classes (seed 001) and forecast them.
+    anchor : {"last", "season"} or None, default None
+        The network forecasts the change from the last value or from the value a season ago;
+        None: "season" when the look-back holds a season, else "last".
+    per_series : bool, default False
+        One LSTM encoder per input column, merged by a dense layer (seed 001).
+    fill : str, default "interpolate"
+        How missing values are filled (README "Forecasting").
+    outliers : str, default "hampel"
+        How outliers of the training part are found and replaced.
+    lags, windows : tuple of int, default ()
+        Lagged copies and rolling-window means of the target as extra input channels.
+    calendar : bool, default True
+        Calendar features of the time column (month, weekday, hour, ... as the frequency has).
+    scaler : str, default "standard"
+        How every column is scaled (fitted on the training part).
+    transform : {"auto", "none", "log"}, default "auto"
+        auto: log for a positive series with a multiplicative season.
+    freq : str or None, default None
+        The time column's frequency (pandas alias); None: inferred.
+    season : int or None, default None
+        Steps per season; None: from the frequency.
+    test_fraction : float, default 0.15
+        The last part of the series held out for the test metrics (raised to hold a horizon
+        of forecasts).
+    epochs : int or None, default None
+        None: 20, and at least ``min_steps`` optimizer steps.
+    min_steps : int, default 600
+    batch_size : int, default 32
+    lr : float, default 3e-3
+    optimizer, momentum, weight_decay, l1, schedule, warmup_epochs, min_lr_ratio, step_size, \
+gamma, plateau_patience, clip_norm, patience, device, precision
+        The Trainer's settings, as for ``lstmkit.Classifier``.
+    val_fraction : float, default 0.15
+        The part before the test part used for validation (chronological); at most 0.5.
+    random_state : int or None, default 0
+    verbose : int, default 0
+        1: one line per epoch on stderr and a progress bar where someone watches.
+
+    ``score(df)`` is minus the mean absolute scaled error (MASE) of the forecasts of every
+    complete window of ``df``: higher is better, as scikit-learn expects.
 
     Example::
 
@@ -166,11 +169,131 @@ class Forecaster(SavedEstimator):
     task = "forecast"
     module_class = ForecastModel
     config_class = ForecastConfig
+    default_epochs = DEFAULT_EPOCHS  # with epochs=None: at least these, and min_steps steps
     fit_hint = "fit(df, target=...)"
 
-    def __init__(self, **options) -> None:
-        self.model_options, self.data_options, self.train_config = split_options(options)
-        self.options = options
+    def __init__(
+        self,
+        *,
+        lookback: int | None = None,
+        horizon: int | None = None,
+        hidden: int = 64,
+        layers: int = 1,
+        cell: str = "lstm",
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        pool: str = "last",
+        head_dropout: float = 0.0,
+        forget_bias: float | None = 1.0,
+        backend: str = "auto",
+        quantiles: tuple[float, ...] = (),
+        bins: int = 0,
+        anchor: str | None = None,
+        per_series: bool = False,
+        fill: str = "interpolate",
+        outliers: str = "hampel",
+        lags: tuple[int, ...] = (),
+        windows: tuple[int, ...] = (),
+        calendar: bool = True,
+        scaler: str = "standard",
+        transform: str = "auto",
+        freq: str | None = None,
+        season: int | None = None,
+        test_fraction: float = 0.15,
+        epochs: int | None = None,
+        min_steps: int = 600,
+        batch_size: int = 32,
+        lr: float = 3e-3,
+        optimizer: str = "adam",
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+        schedule: str = "cosine",
+        warmup_epochs: float = 0.0,
+        min_lr_ratio: float = 0.0,
+        step_size: int = 10,
+        gamma: float = 0.1,
+        plateau_patience: int = 2,
+        clip_norm: float | None = 1.0,
+        val_fraction: float = 0.15,
+        patience: int | None = None,
+        device: str = "cpu",
+        precision: str = "fp32",
+        random_state: int | None = 0,
+        verbose: int = 0,
+    ) -> None:
+        self.lookback = lookback
+        self.horizon = horizon
+        self.hidden = hidden
+        self.layers = layers
+        self.cell = cell
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.pool = pool
+        self.head_dropout = head_dropout
+        self.forget_bias = forget_bias
+        self.backend = backend
+        self.quantiles = quantiles
+        self.bins = bins
+        self.anchor = anchor
+        self.per_series = per_series
+        self.fill = fill
+        self.outliers = outliers
+        self.lags = lags
+        self.windows = windows
+        self.calendar = calendar
+        self.scaler = scaler
+        self.transform = transform
+        self.freq = freq
+        self.season = season
+        self.test_fraction = test_fraction
+        self.epochs = epochs
+        self.min_steps = min_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.l1 = l1
+        self.schedule = schedule
+        self.warmup_epochs = warmup_epochs
+        self.min_lr_ratio = min_lr_ratio
+        self.step_size = step_size
+        self.gamma = gamma
+        self.plateau_patience = plateau_patience
+        self.clip_norm = clip_norm
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def check_options(self, seed: int = 0) -> tuple[dict, TrainConfig]:
+        """Every option checked before any data is read: (the model options, with the median
+        added to the quantiles, and the Trainer's config; its epochs decided later)."""
+        for name in ("lookback", "horizon", "season"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        for name in ("lags", "windows"):
+            v = getattr(self, name)
+            if any(not isinstance(k, int) or isinstance(k, bool) or k < 1 for k in v):
+                raise ValueError(f"{name} must be positive integers, got {list(v)}")
+        if self.transform not in ("auto", "none", "log"):
+            raise ValueError(f"transform must be auto, none or log, got {self.transform!r}")
+        steps = self.min_steps
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise ValueError(f"min_steps must be an integer >= 0, got {steps!r}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ValueError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
+        model = {k: getattr(self, k) for k in _MODEL_OPTIONS}
+        qs = tuple(float(q) for q in model["quantiles"])
+        model["quantiles"] = tuple(sorted({*qs, 0.5})) if qs else ()  # in order, with the median
+        epochs = DEFAULT_EPOCHS if self.epochs is None else self.epochs
+        config = train_config(self, epochs, seed)
+        _forecast_config(model, input_size=1, horizon=1)  # validates the model options
+        return model, config
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -190,12 +313,14 @@ class Forecaster(SavedEstimator):
         ``run_dir``: write checkpoints, history and model there (``resume=True`` continues from
         its checkpoint.pt). ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks.
         """
-        d = self.data_options
-        frame = prepare_frame(data, target, time_col=time_col, features=features, freq=d["freq"])
-        self.season_ = d["season"] or season_for(frame.freq)
+        model, c = self.check_options(resolve_seed(self.random_state))
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"fit expects a pandas DataFrame, got {type(data).__name__}")
+        frame = prepare_frame(data, target, time_col=time_col, features=features, freq=self.freq)
+        self.season_ = self.season or season_for(frame.freq)
         rows = len(frame.data)
-        self.lookback_, self.horizon_ = _window(d, self.season_, rows)
-        test_fraction = _test_fraction(d, self.lookback_, self.horizon_, rows)
+        self.lookback_, self.horizon_ = _window(self, self.season_, rows)
+        test_fraction = _test_fraction(self, self.lookback_, self.horizon_, rows)
         self.frame_meta_ = {
             "target": frame.target,
             "time_col": frame.time_col,
@@ -205,15 +330,15 @@ class Forecaster(SavedEstimator):
         pc = PipelineConfig(
             self.lookback_,
             self.horizon_,
-            fill=d["fill"],
-            outliers=d["outliers"],
+            fill=self.fill,
+            outliers=self.outliers,
             outlier_window=max(7, self.season_),
-            lags=d["lags"],
-            windows=d["windows"],
-            calendar=d["calendar"],
-            scaler=d["scaler"],
-            transform=d["transform"],
-            val_fraction=self.train_config.val_fraction,
+            lags=tuple(self.lags),
+            windows=tuple(self.windows),
+            calendar=self.calendar,
+            scaler=self.scaler,
+            transform=self.transform,
+            val_fraction=c.val_fraction,
             test_fraction=test_fraction,
             season=self.season_,
         )
@@ -224,21 +349,26 @@ class Forecaster(SavedEstimator):
         a, b = prep.split("train")
         self.mase_scale_ = mase_scale(prep.y[a:b], self.season_)
         cfg = _forecast_config(
-            self.model_options, prep.values.shape[1], self.horizon_, self.season_, self.lookback_
+            model, prep.values.shape[1], self.horizon_, self.season_, self.lookback_
         )
         self.bin_edges_ = self.bin_centers_ = None
         if cfg.bins:
             self._fit_bins(prep.values[a:b, 0], cfg.bins)
         self.config_ = cfg
-        c = self.train_config
         train_x, train_y, _ = self._windows(prep, "train")
         if len(train_x) == 0:
-            raise ValueError("the training split holds no complete window; lower lookback/horizon")
+            a, b = prep.split("train")
+            raise ValueError(
+                f"the training part ({b - a} rows) holds no complete window of lookback "
+                f"{self.lookback_} + horizon {self.horizon_} rows; it needs "
+                f"{self.lookback_ + self.horizon_}: lower lookback / horizon, val_fraction or "
+                "test_fraction, or give a longer series"
+            )
         epochs = c.epochs
-        if "epochs" not in self.options:
+        if self.epochs is None:
             per_epoch = max(1, math.ceil(len(train_x) / c.batch_size))
-            epochs = max(c.epochs, math.ceil(d["min_steps"] / per_epoch))
-        self.train_config = c = replace(c, epochs=epochs)
+            epochs = max(c.epochs, math.ceil(self.min_steps / per_epoch))
+        self.train_config_ = c = replace(c, epochs=epochs)
         torch.manual_seed(c.seed)
         self.model_ = ForecastModel(cfg)
         if run_dir is not None and distributed.is_main():  # rank 0 writes the run directory
@@ -246,15 +376,15 @@ class Forecaster(SavedEstimator):
         train = TensorBatches((train_x, self._encode(train_y)), c.batch_size, True)
         val_x, val_y, _ = self._windows(prep, "val")
         val = TensorBatches((val_x, self._encode(val_y)), 256, False) if len(val_x) else None
-        trainer = Trainer(
-            self.model_, c, self._step_loss, self._evaluate, run_dir, progress, callbacks
-        )
+        callbacks = fit_callbacks(self, epochs, callbacks)
+        bar = progress or self.verbose >= 1
+        trainer = Trainer(self.model_, c, self._step_loss, self._evaluate, run_dir, bar, callbacks)
         if resume:
             trainer.resume_from(Path(run_dir) / "checkpoint.pt")
-        self.history_ = trainer.fit(train, val)
-        self.trainer_ = trainer
-        self.model_.eval()
-        self.test_metrics_ = self.score(prep, "test")
+        with epoch_lines(self.verbose):
+            trainer.fit(train, val)
+        self._keep_training_facts(trainer)
+        self.test_metrics_ = self.score_prepared(prep, "test")
         return self
 
     def _fit_bins(self, train_target: np.ndarray, bins: int) -> None:
@@ -325,8 +455,9 @@ class Forecaster(SavedEstimator):
             return qs[..., list(cfg.quantiles).index(0.5)], qs
         return inverse(out), None
 
-    def score(self, prep: Prepared, split: str = "test") -> dict[str, float]:
-        """Metrics of the model and of the naive / seasonal-naive baselines on a split's windows."""
+    def score_prepared(self, prep: Prepared, split: str = "test") -> dict[str, float]:
+        """Metrics of the model and of the naive / seasonal-naive baselines on the windows of a
+        split of prepared data (``prepare``)."""
         x, _, origins = self._windows(prep, split)
         if len(x) == 0:
             raise ValueError(
@@ -365,6 +496,10 @@ class Forecaster(SavedEstimator):
     def prepare(self, data: pd.DataFrame) -> Prepared:
         """New data through the fitted pipeline (same columns as in training)."""
         self._check_fitted()
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(
+                f"expected a pandas DataFrame with the training columns, got {type(data).__name__}"
+            )
         m = self.frame_meta_
         frame = prepare_frame(
             data,
@@ -377,7 +512,12 @@ class Forecaster(SavedEstimator):
 
     def evaluate(self, data: pd.DataFrame) -> dict[str, float]:
         """Metrics over every complete window of ``data`` (treated as test data)."""
-        return self.score(self.prepare(data), "test")
+        return self.score_prepared(self.prepare(data), "test")
+
+    def score(self, X: pd.DataFrame, y=None) -> float:
+        """Minus the mean absolute scaled error (MASE) over every complete window of the table
+        ``X`` (same columns as in training): higher is better, as scikit-learn expects."""
+        return -float(self.evaluate(X)["test_mase"])
 
     def predict(self, data: pd.DataFrame) -> pd.DataFrame:
         """The ``horizon`` steps after the end of ``data``: the time column continuing the
@@ -407,8 +547,8 @@ class Forecaster(SavedEstimator):
         return {
             "task": "forecast",
             "model": self.config_.to_dict(),
-            "train": self.train_config.to_dict(),
-            "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
+            "train": self.train_config_.to_dict(),
+            "options": self._options(),
             "frame": self.frame_meta_,
             "pipeline": {"config": self.pipeline_.config.to_dict(), "state": self.pipeline_.state},
             "season": self.season_,

@@ -1,9 +1,8 @@
 """``lstmkit.TextGenerator``: a character- or word-level LSTM language model that writes text.
 
 ``TextGenerator(**options).fit(text).generate(prompt, length)``; the CLI's ``train textgen`` and
-``generate`` run exactly this code. Options are the model's (``level``, ``hidden``, ``layers``,
-``cell``, ``dropout``, ``embedding``, ``tie_weights``, ``backend``, ``forget_bias``), ``bptt``
-(steps per truncated-BPTT chunk) and the Trainer's (every field of ``TrainConfig``).
+``generate`` run exactly this code. Every option is a keyword argument of ``__init__`` (a
+scikit-learn estimator: ``get_params`` / ``set_params`` / ``clone`` work); ``fit`` validates.
 
 Training reads the text as ``batch_size`` contiguous streams (``StreamBatches``); the hidden state
 is carried from chunk to chunk (detached) and reset at the start of every epoch. Validation is the
@@ -15,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -23,69 +21,62 @@ import torch.nn.functional as F
 from torch import nn
 
 from lstmkit.data.text import TOKENIZERS, StreamBatches, split_text, tokenizer_from_dict
-from lstmkit.estimators._saved import SavedEstimator
+from lstmkit.estimators._base import SavedEstimator, fit_callbacks, resolve_seed, train_config
 from lstmkit.models.language import LanguageConfig, LanguageModel, filter_logits
 from lstmkit.runs import merge_config
 from lstmkit.train import distributed
 from lstmkit.train.config import TrainConfig
+from lstmkit.train.progress import epoch_lines
 from lstmkit.train.trainer import EpochCallback, Trainer
 
-__all__ = ["DEFAULTS", "TextGenerator", "split_options"]
+__all__ = ["TextGenerator"]
 
 log = logging.getLogger(__name__)
 
-MODEL_OPTIONS = {
-    "level": "char",  # "char" or "word"
-    "hidden": 256,
-    "layers": 1,
-    "cell": "lstm",
-    "dropout": 0.0,
-    "embedding": None,  # None: the same as hidden
-    "tie_weights": False,
-    "bptt": 64,  # steps per truncated-BPTT chunk
-    "backend": "auto",
-    "forget_bias": 1.0,
-}
-# Training defaults, measured on the built-in kjv text (446 KB, 63 characters) on 2 CPU cores:
+# The training defaults, measured on the built-in kjv text (446 KB, 63 characters) on 2 CPU cores:
 # 5 epochs of 32 streams x 64 steps (985 updates) at a peak learning rate of 8e-3 with cosine
 # decay train in about 60 s and reach 2.04 bits per character on the test part (1.96 on
 # validation). Batch 64 or bptt 100 make fewer updates in the same time and ended 0.1-0.2 bpc
 # worse; hidden 384 for 3 epochs took 95 s for 2.08.
-DEFAULTS = MODEL_OPTIONS | {"epochs": 5, "batch_size": 32, "lr": 8e-3, "val_fraction": 0.05}
-_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
 _EVAL_STEPS_PER_STREAM = 1000  # evaluation streams this long: few zero-state starts
 
 
-def split_options(options: dict) -> tuple[dict, TrainConfig]:
-    """Model options (with defaults) and a validated TrainConfig; every value is checked here,
-    before any data is read (unknown names, bad values, tie_weights without embedding == hidden).
-    """
-    unknown = set(options) - set(MODEL_OPTIONS) - _TRAIN_FIELDS
-    if unknown:
-        known = sorted(set(MODEL_OPTIONS) | _TRAIN_FIELDS)
-        hint = "; text models read left to right" if "bidirectional" in unknown else ""
-        raise ValueError(f"unknown options {sorted(unknown)}{hint}; known: {', '.join(known)}")
-    merged = DEFAULTS | options
-    model = {k: merged[k] for k in MODEL_OPTIONS}
-    if model["level"] not in TOKENIZERS:
-        raise ValueError(f"level must be one of {', '.join(TOKENIZERS)}, got {model['level']!r}")
-    bptt = model["bptt"]
-    if not isinstance(bptt, int) or isinstance(bptt, bool) or bptt < 1:
-        raise ValueError(f"bptt must be a positive integer, got {bptt!r}")
-    train = TrainConfig(**{k: v for k, v in merged.items() if k in _TRAIN_FIELDS})
-    _language_config(model, vocab_size=1)  # validates the model options
-    return model, train
-
-
-def _language_config(model: dict, vocab_size: int) -> LanguageConfig:
-    embedding = model["embedding"] if model["embedding"] is not None else model["hidden"]
-    skip = ("level", "bptt", "embedding")
-    return LanguageConfig(vocab_size=vocab_size, embedding=embedding,
-                          **{k: v for k, v in model.items() if k not in skip})  # fmt: skip
-
-
 class TextGenerator(SavedEstimator):
-    """LSTM language model with fit / generate / evaluate / save / load.
+    """LSTM language model with fit / generate / evaluate / score / save / load.
+
+    Parameters
+    ----------
+    level : {"char", "word"}, default "char"
+        Tokens: characters, or words and punctuation.
+    hidden : int, default 256
+        Units per recurrent layer.
+    layers : int, default 1
+    cell : {"lstm", "peephole", "coupled", "gru", "layernorm"}, default "lstm"
+    dropout : float, default 0.0
+        Between recurrent layers and on the top layer's output.
+    embedding : int or None, default None
+        Size of a token's vector; None: the same as ``hidden``.
+    tie_weights : bool, default False
+        The output layer shares the embedding matrix (needs embedding == hidden).
+    bptt : int, default 64
+        Steps per truncated-BPTT chunk.
+    forget_bias : float or None, default 1.0
+        Initial forget-gate bias; None keeps torch's uniform initialisation.
+    backend : {"auto", "torch", "fused", "reference"}, default "auto"
+    epochs : int, default 5
+    batch_size : int, default 32
+        Contiguous streams read side by side.
+    lr : float, default 8e-3
+        Peak learning rate.
+    optimizer, momentum, weight_decay, l1, schedule, warmup_epochs, min_lr_ratio, step_size, \
+gamma, plateau_patience, clip_norm, patience, device, precision
+        The Trainer's settings, as for ``lstmkit.Classifier``.
+    val_fraction : float, default 0.05
+        The last part of the text (cut at a line start) used for validation; at most 0.5.
+    random_state : int or None, default 0
+        Seed of the weights and the training: the same seed gives the same model.
+    verbose : int, default 0
+        1: one line per epoch on stderr and a progress bar where someone watches.
 
     Example::
 
@@ -99,13 +90,95 @@ class TextGenerator(SavedEstimator):
     config_class = LanguageConfig
     fit_hint = "fit(text)"
 
-    def __init__(self, **options) -> None:
-        self.model_options, self.train_config = split_options(options)
-        self.options = options
+    def __init__(
+        self,
+        *,
+        level: str = "char",
+        hidden: int = 256,
+        layers: int = 1,
+        cell: str = "lstm",
+        dropout: float = 0.0,
+        embedding: int | None = None,
+        tie_weights: bool = False,
+        bptt: int = 64,
+        forget_bias: float | None = 1.0,
+        backend: str = "auto",
+        epochs: int = 5,
+        batch_size: int = 32,
+        lr: float = 8e-3,
+        optimizer: str = "adam",
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+        schedule: str = "cosine",
+        warmup_epochs: float = 0.0,
+        min_lr_ratio: float = 0.0,
+        step_size: int = 10,
+        gamma: float = 0.1,
+        plateau_patience: int = 2,
+        clip_norm: float | None = 1.0,
+        val_fraction: float = 0.05,
+        patience: int | None = None,
+        device: str = "cpu",
+        precision: str = "fp32",
+        random_state: int | None = 0,
+        verbose: int = 0,
+    ) -> None:
+        self.level = level
+        self.hidden = hidden
+        self.layers = layers
+        self.cell = cell
+        self.dropout = dropout
+        self.embedding = embedding
+        self.tie_weights = tie_weights
+        self.bptt = bptt
+        self.forget_bias = forget_bias
+        self.backend = backend
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.l1 = l1
+        self.schedule = schedule
+        self.warmup_epochs = warmup_epochs
+        self.min_lr_ratio = min_lr_ratio
+        self.step_size = step_size
+        self.gamma = gamma
+        self.plateau_patience = plateau_patience
+        self.clip_norm = clip_norm
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
 
-    @property
-    def level(self) -> str:
-        return self.model_options["level"]
+    def check_options(self, seed: int = 0) -> TrainConfig:
+        """Every option checked before any text is read (bad values, tie_weights without
+        embedding == hidden); returns the Trainer's config."""
+        if self.level not in TOKENIZERS:
+            raise ValueError(f"level must be one of {', '.join(TOKENIZERS)}, got {self.level!r}")
+        bptt = self.bptt
+        if not isinstance(bptt, int) or isinstance(bptt, bool) or bptt < 1:
+            raise ValueError(f"bptt must be a positive integer, got {bptt!r}")
+        config = train_config(self, self.epochs, seed)
+        self._language_config(vocab_size=1)
+        return config
+
+    def _language_config(self, vocab_size: int) -> LanguageConfig:
+        return LanguageConfig(
+            vocab_size=vocab_size,
+            embedding=self.embedding if self.embedding is not None else self.hidden,
+            hidden=self.hidden,
+            layers=self.layers,
+            cell=self.cell,
+            dropout=self.dropout,
+            tie_weights=self.tie_weights,
+            backend=self.backend,
+            forget_bias=self.forget_bias,
+        )
 
     # ------------------------------------------------------------------ fit
     def fit(self, text: str, *, run_dir: str | Path | None = None, progress: bool = False,
@@ -118,31 +191,33 @@ class TextGenerator(SavedEstimator):
         and model.pt there; ``resume=True`` continues from its checkpoint.pt. ``callbacks``: the
         Trainer's ``on_epoch_end(epoch, record)`` hooks.
         """
+        c = self.train_config_ = self.check_options(resolve_seed(self.random_state))
         if not isinstance(text, str) or not text:
             raise ValueError("fit needs a non-empty str of training text")
-        c, m = self.train_config, self.model_options
         if c.val_fraction > 0:
             train_text, val_text = split_text(text, (1 - c.val_fraction, c.val_fraction))
         else:
             train_text, val_text = text, ""
-        self.tokenizer_ = TOKENIZERS[m["level"]].fit(train_text)
-        train = StreamBatches(self.tokenizer_.encode(train_text), c.batch_size, m["bptt"])
+        self.tokenizer_ = TOKENIZERS[self.level].fit(train_text)
+        train = StreamBatches(self.tokenizer_.encode(train_text), c.batch_size, self.bptt)
         val = self._eval_batches(val_text) if val_text else None
         torch.manual_seed(c.seed)
-        self.config_ = _language_config(m, len(self.tokenizer_))
+        self.config_ = self._language_config(len(self.tokenizer_))
         self.model_ = LanguageModel(self.config_)
         log.info("textgen: %d training and %d validation %ss, vocabulary %d, %d chunks of "
-                 "%dx%d per epoch", train.tokens, 0 if val is None else val.tokens, m["level"],
-                 len(self.tokenizer_), len(train), c.batch_size, m["bptt"])  # fmt: skip
+                 "%dx%d per epoch", train.tokens, 0 if val is None else val.tokens, self.level,
+                 len(self.tokenizer_), len(train), c.batch_size, self.bptt)  # fmt: skip
         if run_dir is not None and distributed.is_main():  # rank 0 writes the run directory
             merge_config(run_dir, self._config_dict())
-        trainer = Trainer(self.model_, c, _StreamLoss(), _Evaluate(m["level"]), run_dir, progress,
+        callbacks = fit_callbacks(self, c.epochs, callbacks)
+        bar = progress or self.verbose >= 1
+        trainer = Trainer(self.model_, c, _StreamLoss(), _Evaluate(self.level), run_dir, bar,
                           callbacks)  # fmt: skip
         if resume:
             trainer.resume_from(Path(run_dir) / "checkpoint.pt")
-        self.history_ = trainer.fit(train, val)
-        self.trainer_ = trainer
-        self.model_.eval()
+        with epoch_lines(self.verbose):
+            trainer.fit(train, val)
+        self._keep_training_facts(trainer)
         return self
 
     def _eval_batches(self, text: str) -> StreamBatches:
@@ -152,9 +227,9 @@ class TextGenerator(SavedEstimator):
             raise ValueError(
                 f"text to evaluate holds {len(ids)} {self.level} token(s); need at least 2"
             )
-        streams = min(self.train_config.batch_size,
+        streams = min(self.train_config_.batch_size,
                       max(1, (len(ids) - 1) // _EVAL_STEPS_PER_STREAM))  # fmt: skip
-        return StreamBatches(ids, streams, self.model_options["bptt"])
+        return StreamBatches(ids, streams, self.bptt)
 
     # ------------------------------------------------------------------ use
     @torch.no_grad()
@@ -165,6 +240,12 @@ class TextGenerator(SavedEstimator):
         batches = self._eval_batches(text)
         self.model_.eval()
         return _Evaluate(self.level)(self.model_, batches) | {"tokens": batches.tokens}
+
+    def score(self, X: str, y=None) -> float:
+        """Higher is better (scikit-learn's convention): minus the bits per character of text
+        ``X`` (char level), or minus its perplexity (word level)."""
+        m = self.evaluate(X)
+        return -m["bpc"] if self.level == "char" else -m["perplexity"]
 
     @torch.no_grad()
     def generate(self, prompt: str = "", length: int = 200, temperature: float = 1.0,
@@ -207,9 +288,9 @@ class TextGenerator(SavedEstimator):
         return {
             "task": "textgen",
             "model": self.config_.to_dict(),
-            "train": self.train_config.to_dict(),
-            "options": self.options,
-            "bptt": self.model_options["bptt"],
+            "train": self.train_config_.to_dict(),
+            "options": self._options(),
+            "bptt": self.bptt,
             "tokenizer": self.tokenizer_.to_dict(),
         }
 

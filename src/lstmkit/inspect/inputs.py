@@ -52,10 +52,10 @@ class ClassifyInputs:
     """Sequences for a ``Classifier``: X (N, L, C) or (N, L) as given, y as class indices."""
 
     def __init__(self, est, X, y: np.ndarray | None = None, lengths=None) -> None:
-        from lstmkit.estimators.classifier import _as_arrays
+        from lstmkit.estimators._inputs import sequence_arrays
 
         self.est = est
-        self.X, _, self.lengths = _as_arrays(X, None, lengths)
+        self.X, self.lengths = sequence_arrays(X, lengths)
         est._check_channels(self.X)
         self.y = None if y is None else np.asarray(y, dtype=np.int64)
         if self.y is not None and self.y.shape != (len(self.X),):
@@ -89,12 +89,12 @@ class ClassifyInputs:
 
     def batch(self) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """Every sequence: x (N, L, C) standardised, lengths (N,) or None, target (N,) or None."""
-        x, lengths = self.est._tensors(self.X, self.lengths)
+        x, lengths = self.est._inputs(self.X, self.lengths)
         return x, lengths, None if self.y is None else torch.from_numpy(self.y)
 
     def sample(self, i: int) -> Sample:
         sl = slice(i, i + 1)
-        x, lengths = self.est._tensors(
+        x, lengths = self.est._inputs(
             self.X[sl], None if self.lengths is None else self.lengths[sl]
         )
         target = None if self.y is None else torch.from_numpy(self.y[sl])

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmkit.data.load import describe_loading
+from lstmkit.data.sequences import SequenceData
 from lstmkit.estimators import Classifier
 from lstmkit.runs import merge_config, read_config
 from lstmkit.train import distributed
@@ -54,7 +56,8 @@ def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool
     ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks (``lstmkit tune``).
     In a data-parallel run the ranks other than 0 return ``{}`` once trained."""
     run_dir = Path(run_dir)
-    data = {"test_fraction": 0.2, "seed": options.get("seed", 0)} | data
+    data = {"test_fraction": 0.2, "seed": options.get("random_state", 0)} | data
+    data.setdefault("loaded_as", describe_loading(data["source"]))
     train, test = distributed.main_first(lambda: load_split(data))
     world = distributed.world_size()
     if distributed.is_main() and not resume:
@@ -67,22 +70,22 @@ def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool
              len(train.classes))  # fmt: skip
     t0 = time.perf_counter()
     clf = Classifier(**options).fit(
-        train.X, train.y, train.lengths, classes=train.classes, run_dir=run_dir,
+        train.X, train.label_values[train.y], train.lengths, run_dir=run_dir,
         progress=progress, resume=resume, callbacks=callbacks,
     )  # fmt: skip
     log.info("trained in %.1f s", time.perf_counter() - t0)
     if not distributed.is_main():
         return {}
-    metrics = _evaluate(clf, test.X, test.lengths, test.y, run_dir)
+    metrics = _evaluate(clf, test, run_dir)
     metrics = {
         "task": "classify",
         "epochs_run": len(clf.history_),
-        "train_seconds": round(clf.trainer_.train_seconds, 3),
+        "train_seconds": round(clf.train_seconds_, 3),
         "params": sum(p.numel() for p in clf.model_.parameters()),
         "world_size": world,
         **metrics,
-        "best_epoch": clf.trainer_.best_epoch,
-        "clipped_steps": clf.trainer_.clip_count,
+        "best_epoch": clf.best_epoch_,
+        "clipped_steps": clf.clipped_steps_,
         "train_size": len(train),
         "test_size": len(test),
     }
@@ -91,9 +94,16 @@ def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool
     return metrics
 
 
-def _evaluate(clf: Classifier, X, lengths, y, run_dir: Path | None) -> dict:
-    """y indexes clf.classes_."""
-    pred = clf.predict_proba(X, lengths).argmax(1)
+def _evaluate(clf: Classifier, test: SequenceData, run_dir: Path | None) -> dict:
+    """Metrics of ``clf`` on ``test``, whose labels are matched to the model's by value; a
+    class the model never saw is an error."""
+    known = [str(c) for c in clf.classes_]
+    extra = sorted(set(test.classes) - set(known))
+    if extra:
+        raise ValueError(f"the data has classes the model never saw: {extra[:10]}")
+    to_model = np.array([known.index(name) for name in test.classes])  # data's index -> model's
+    y = to_model[test.y]
+    pred = clf.predict_proba(test.X, test.lengths).argmax(1)
     m = classification_metrics(y, pred, list(clf.classes_.astype(str)))
     if run_dir is not None:
         atomic_write_json(run_dir / "report.json", m)
@@ -120,14 +130,4 @@ def evaluate_run(
 
         train, test = load_classification(source)
         test = test if test is not None else train
-    known = list(clf.classes_.astype(str))
-    extra = sorted(set(test.classes) - set(known))
-    if extra:
-        raise ValueError(f"the data has classes the model never saw: {extra[:10]}")
-    to_model = np.array([known.index(name) for name in test.classes])  # data's index -> model's
-    y = to_model[test.y]
-    return {
-        "task": "classify",
-        "test_size": len(test),
-        **_evaluate(clf, test.X, test.lengths, y, None),
-    }
+    return {"task": "classify", "test_size": len(test), **_evaluate(clf, test, None)}

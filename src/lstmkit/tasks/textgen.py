@@ -52,7 +52,7 @@ def run_textgen(data: dict | str, options: dict, run_dir: str | Path, *, resume:
     if isinstance(data, str):
         data = {"source": data}
     data = {"test_fraction": 0.05} | data
-    TextGenerator(**options)  # validate the options before anything is written
+    TextGenerator(**options).check_options()  # every option checked before anything is written
     train_text, test_text = distributed.main_first(lambda: load_parts(data))
     world = distributed.world_size()
     if distributed.is_main() and not resume:
@@ -68,12 +68,11 @@ def run_textgen(data: dict | str, options: dict, run_dir: str | Path, *, resume:
         return {}
     level = gen.level
     test = gen.evaluate(test_text)
-    trainer = gen.trainer_
-    best = gen.history_[trainer.best_epoch - 1] if trainer.best_epoch else {}
+    best = gen.history_[gen.best_epoch_ - 1] if gen.best_epoch_ else {}
     metrics = {
         "task": "textgen",
         "epochs_run": len(gen.history_),
-        "train_seconds": round(trainer.train_seconds, 3),
+        "train_seconds": round(gen.train_seconds_, 3),
         "params": sum(p.numel() for p in gen.model_.parameters()),
         "world_size": world,
         "level": level,
@@ -87,15 +86,15 @@ def run_textgen(data: dict | str, options: dict, run_dir: str | Path, *, resume:
         if key in best:
             metrics[key] = round(best[key], 6)
     metrics |= {
-        "best_epoch": trainer.best_epoch,
-        "clipped_steps": trainer.clip_count,
+        "best_epoch": gen.best_epoch_,
+        "clipped_steps": gen.clipped_steps_,
         "vocab_size": len(gen.tokenizer_),
         "test_tokens": test["tokens"],
         "train_chars": len(train_text),
         "test_chars": len(test_text),
     }
     atomic_write_json(run_dir / "metrics.json", metrics)
-    write_samples(gen, run_dir / "samples.txt", seed=gen.train_config.seed)
+    write_samples(gen, run_dir / "samples.txt", seed=gen.train_config_.seed)
     plot_loss(gen.history_, run_dir / "loss.png", title=f"textgen {data['source']} ({level})")
     return metrics
 

@@ -27,7 +27,7 @@ class TrainConfig:
     gamma: float = 0.1  # step / plateau decay factor
     plateau_patience: int = 2  # epochs without validation improvement before a plateau decay
     clip_norm: float | None = 1.0  # gradient clipping by global norm; None: no clipping
-    val_fraction: float = 0.1  # held out of the training data for validation / early stopping
+    val_fraction: float = 0.1  # held out of the training data for validation (at most 0.5)
     patience: int | None = None  # early stopping after this many epochs without improvement
     seed: int = 0
     device: str = "cpu"
@@ -57,8 +57,11 @@ class TrainConfig:
         for name in ("weight_decay", "l1", "warmup_epochs", "momentum"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.val_fraction <= 0.5:
+            raise ValueError(
+                f"val_fraction must lie in [0, 0.5] (the training part at least as large as the "
+                f"validation part), got {self.val_fraction}"
+            )
         if not 0.0 < self.gamma <= 1.0 or not 0.0 <= self.min_lr_ratio <= 1.0:
             raise ValueError(
                 f"gamma must lie in (0, 1] and min_lr_ratio in [0, 1], got {self.gamma} and "

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -39,6 +38,7 @@ from lstmkit.train import distributed
 from lstmkit.train.batches import TensorBatches, epoch_generator
 from lstmkit.train.checkpoint import atomic_write_text, load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
+from lstmkit.train.progress import progress_bar
 from lstmkit.train.schedule import LRSchedule
 
 __all__ = ["EpochCallback", "Trainer", "make_optimizer"]
@@ -202,12 +202,9 @@ class Trainer:
         total, count, clipped, steps = 0.0, 0, 0, 0
         batches = train.batches(epoch_generator(c.seed, epoch))
         bar = None
-        if self.progress and self.rank == 0 and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(batches, total=len(train), desc=f"epoch {epoch + 1}/{c.epochs}",
-                       file=sys.stderr, leave=False, unit="batch")  # fmt: skip
-            batches = bar
+        if self.progress and self.rank == 0:  # where someone watches: a terminal, a notebook
+            bar = progress_bar(batches, len(train), f"epoch {epoch + 1}/{c.epochs}")
+            batches = batches if bar is None else bar
         for batch in batches:
             lr = c.lr * schedule.factor(epoch * len(train) + steps)
             for group in self.optimizer.param_groups:

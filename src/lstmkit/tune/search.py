@@ -191,7 +191,7 @@ def tune(
     optuna = _optuna()
     base = _check(task, options, trials, timeout, metric, pruner)
     spec = spec or base
-    options = {"seed": seed} | dict(options)
+    options = {"random_state": seed} | dict(options)
     context = spec.context(data, options)  # bad data fails here, before DIR is made
     space = search_space(task, options, context)
     if not space:

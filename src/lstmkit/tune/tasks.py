@@ -45,7 +45,7 @@ def _run_classify(data, options, run_dir, callbacks):
 def _classify_context(data: dict, options: dict) -> dict[str, Any]:
     from lstmkit.tasks.classify import load_split
 
-    train, test = load_split({"seed": options.get("seed", 0), "test_fraction": 0.2} | data)
+    train, test = load_split({"seed": options.get("random_state", 0), "test_fraction": 0.2} | data)
     return {"train_size": len(train), "test_size": len(test)}
 
 
@@ -61,7 +61,7 @@ def _forecast_context(data: dict, options: dict) -> dict[str, Any]:
     from lstmkit.data.series import prepare_frame
     from lstmkit.data.series.baselines import season_for
     from lstmkit.data.series.windows import split_sizes
-    from lstmkit.estimators.forecaster import DEFAULTS, _test_fraction
+    from lstmkit.estimators.forecaster import Forecaster, _test_fraction
     from lstmkit.tasks.forecast import load_data
 
     df, full = load_data(data)
@@ -72,14 +72,14 @@ def _forecast_context(data: dict, options: dict) -> dict[str, Any]:
         features=full["features"],
         freq=options.get("freq"),
     )
-    d = DEFAULTS | options
-    season, rows = d["season"] or season_for(frame.freq), len(frame.data)
-    horizon = d["horizon"] or (season if season > 1 else 1)
+    est = Forecaster(**options)
+    season, rows = est.season or season_for(frame.freq), len(frame.data)
+    horizon = est.horizon or (season if season > 1 else 1)
 
     def fits(lookback: int) -> bool:
-        test = _test_fraction(d, lookback, horizon, rows)
+        test = _test_fraction(est, lookback, horizon, rows)
         try:
-            train = split_sizes(rows, lookback, horizon, d["val_fraction"], test)[0]
+            train = split_sizes(rows, lookback, horizon, est.val_fraction, test)[0]
         except ValueError:
             return False
         return train - lookback - horizon + 1 >= _MIN_TRAIN_WINDOWS
