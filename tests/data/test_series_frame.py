@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit.data.series import prepare_frame, season_for
+from lstmkit.data.series import load_table, prepare_frame, season_for
 
 
 def _bad(df: pd.DataFrame, match: str, target: str = "y", **kwargs: object) -> None:
@@ -216,3 +216,20 @@ def test_irregular_timestamps() -> None:
     one = pd.DataFrame({"date": ["2020-01-15"], "y": 1.0})
     _bad(one, r"one timestamp gives no frequency; pass freq")
     assert prepare_frame(one, "y", freq="D").freq == "D"
+
+
+# --- precision -------------------------------------------------------------------------------
+
+
+def test_value_decimals_of_columns() -> None:
+    from lstmkit.data.series import forecast_decimals, value_decimals
+
+    airline = load_table("airline")[0]["passengers"]  # monthly counts
+    assert value_decimals(airline) == 0 and forecast_decimals(airline) == 2
+    assert value_decimals(np.array([316.1, 317.4, np.nan])) == 1  # 3161.0000000000005 is 1 place
+    assert value_decimals(pd.Series([0.25, 1.5, 3.0])) == 2
+    assert value_decimals(["1.125", "2", None, ""]) == 3  # text read as numbers, blanks ignored
+    assert value_decimals(np.array([1e9 + 0.5, 3.0])) == 1
+    assert value_decimals(np.array([np.pi])) == 6 and forecast_decimals([np.pi]) == 6  # capped
+    assert forecast_decimals([0.001, 0.002]) == 5 and forecast_decimals([1.2345]) == 6
+    assert value_decimals([np.nan, np.inf]) == 6  # nothing to go by: keep the precision

@@ -30,12 +30,39 @@ def _has_cell_state(est) -> bool:
     return est.task != "textgen" or est.model_.rnn.spec.has_cell_state
 
 
-def _loops(est, held, requested: str) -> list[str]:
-    """Loop forms to try: torch.nn modules (lstm / gru), scan, then the unrolled last resort."""
+def _loops(est, held, requested: str, native_problem: str | None = None) -> list[str]:
+    """Loop forms to try: torch.nn modules (lstm / gru), scan, then the unrolled last resort.
+    ``native_problem``: why the torch.nn form is known to fail in this format (then skipped)."""
     if requested != "auto":
         return [requested]
     native = all(m.spec.torch_native for m in est.model_.modules() if isinstance(m, LSTM))
-    return (["auto"] if native and not held.with_lengths else []) + ["scan", "unroll"]
+    native = native and not held.with_lengths
+    if native and native_problem:
+        log.debug("loop=auto (torch.nn) skipped: %s", native_problem)
+        native = False
+    return (["auto"] if native else []) + ["scan", "unroll"]
+
+
+def _strided_front_end(model: nn.Module) -> bool:
+    """A Conv1d with stride > 1 (the ``conv_stride`` front end) shortens the sequence before
+    the recurrent layers: they see a length of ``(L - 1) // stride + 1``."""
+    return any(isinstance(m, nn.Conv1d) and max(m.stride) > 1 for m in model.modules())
+
+
+def _onnx_native_problem(model: nn.Module) -> str | None:
+    """Why torch.onnx cannot write ``model``'s recurrent layers as ONNX's own LSTM / GRU op.
+
+    torch 2.13 captures aten.gru / aten.lstm with the strided length ``(L - 1) // s + 1``
+    symbolic, then its decomposition step re-runs torch's RNN decomposition on that length and
+    fails: "The size of tensor a (128) must match the size of tensor b (384)" for a GRU, a stack
+    of unequal sizes for an LSTM of two or more layers (measured: every GRU, 1-3 layers, one or
+    two directions, strides 2 and 3; a one-layer LSTM exports)."""
+    if not _strided_front_end(model):
+        return None
+    rnns = [m for m in model.modules() if isinstance(m, LSTM)]
+    if any(m.cell == "gru" or m.num_layers > 1 for m in rnns):
+        return "torch.onnx cannot decompose a torch GRU or stacked LSTM op behind a strided Conv1d"
+    return None
 
 
 def _example(held, rows: int = 2) -> list[torch.Tensor]:
@@ -46,15 +73,21 @@ class _Format:
     def input_names(self, task: str, held, est) -> list[str]:
         return graph_io(task, _has_cell_state(est), held.with_lengths)[0]
 
+    def native_problem(self, est) -> str | None:
+        """Why the torch.nn form cannot be written for ``est`` in this format (None: it can)."""
+        return None
+
     def export(self, est, held, path: Path, loop: str) -> dict[str, Any]:
         errors = []
-        for form in _loops(est, held, loop):
+        for form in _loops(est, held, loop, self.native_problem(est)):
             graph = build_graph(est, with_lengths=held.with_lengths, loop=form)
             try:
                 self._write(est, held, graph, path, form)
             except ValueError as e:
-                log.info("export with loop=%s failed (%s); trying the next form", form, e)
-                errors.append(f"loop={form}: {e}")
+                # an expected step of the fallback: the reason on one line, for --verbose
+                reason = " ".join(str(e).split())
+                log.debug("export with loop=%s failed (%s); trying the next form", form, reason)
+                errors.append(f"loop={form}: {reason}")
                 continue
             length = held.inputs[0].shape[1]
             return {
@@ -67,6 +100,9 @@ class _Format:
 
 class OnnxFormat(_Format):
     """ONNX through torch.onnx; run and quantised with onnxruntime."""
+
+    def native_problem(self, est) -> str | None:
+        return _onnx_native_problem(est.model_)
 
     def _write(self, est, held, graph: nn.Module, path: Path, form: str) -> None:
         ins, outs = graph_io(est.task, _has_cell_state(est), held.with_lengths)

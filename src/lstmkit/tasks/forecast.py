@@ -3,6 +3,9 @@ write the run; ``predict``, ``evaluate`` and ``backtest`` on a trained run.
 
 config.json holds the ``data`` section (source, target, time column, covariates) and the
 ``options``, so that ``lstmkit resume`` repeats exactly the same preparation and continues.
+Its ``frame`` section also records ``decimals``: the target's decimals in the training data plus
+two, at most six (``forecast_decimals``); the forecasts and errors that ``predict`` and
+``backtest`` write are rounded to it, not printed with 15 digits of float noise.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lstmkit.data.series import forecast_metrics, load_table, prepare_frame
+from lstmkit.data.series import forecast_decimals, forecast_metrics, load_table, prepare_frame
 from lstmkit.data.series.pipeline import PipelineConfig, SeriesPipeline
 from lstmkit.estimators.forecaster import Forecaster
 from lstmkit.runs import merge_config, read_config
@@ -25,7 +28,14 @@ from lstmkit.train.trainer import EpochCallback
 from lstmkit.viz import plot_loss
 from lstmkit.viz.forecast import plot_backtest, plot_forecast, plot_residuals
 
-__all__ = ["backtest_run", "evaluate_run", "load_data", "predict_run", "run_forecast"]
+__all__ = [
+    "backtest_run",
+    "evaluate_run",
+    "load_data",
+    "predict_run",
+    "round_forecast",
+    "run_forecast",
+]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +89,9 @@ def run_forecast(
     log.info("trained in %.1f s", time.perf_counter() - t0)
     if not distributed.is_main():
         return {}
+    # fit wrote the frame section; the precision of the data it was trained on joins it
+    fc.frame_meta_["decimals"] = forecast_decimals(df[data["target"]])
+    merge_config(run_dir, {"frame": fc.frame_meta_})
     metrics = {
         "task": "forecast",
         "epochs_run": len(fc.history_),
@@ -98,7 +111,7 @@ def run_forecast(
         "outliers_replaced": fc.report_.get("outliers_replaced", {}),
     }
     atomic_write_json(run_dir / "metrics.json", metrics)
-    title = f"forecast {data['source']}: {data['target']}"
+    title = f"forecast {Path(str(data['source'])).name}: {data['target']}"
     plot_loss(fc.history_, run_dir / "loss.png", title=title)
     _plot_scored(fc, run_dir, title)
     return metrics
@@ -110,16 +123,32 @@ def _round(v):
 
 def _plot_scored(fc: Forecaster, run_dir: Path, title: str) -> None:
     prep, s = fc.prepared_, fc.last_scored_
+    target = str(fc.frame_meta_["target"])
     plot_forecast(
         prep.index,
         prep.y,
         s,
         fc.config_.quantiles,
-        fc.prepared_.bounds,
+        prep.bounds,
         run_dir / "forecast.png",
         title,
+        xlabel=str(fc.frame_meta_["time_col"] or "step"),
+        ylabel=target,
+        context=fc.lookback_,
     )
-    plot_residuals(s, run_dir / "residuals.png", title)
+    plot_residuals(s, run_dir / "residuals.png", title, ylabel=target)
+
+
+def _decimals(fc: Forecaster, df: pd.DataFrame) -> int:
+    """The decimals forecasts are written with: the run's record of its training data, else
+    (a run saved without one) those of ``df``'s target."""
+    decimals = fc.frame_meta_.get("decimals")
+    return forecast_decimals(df[fc.frame_meta_["target"]]) if decimals is None else decimals
+
+
+def round_forecast(table: pd.DataFrame, decimals: int) -> pd.DataFrame:
+    """``table`` with its float columns (the point forecast, ``q<level>``) rounded."""
+    return table.round({c: decimals for c in table.columns if table[c].dtype.kind == "f"})
 
 
 def _own_prepared(run_dir: str | Path, fc: Forecaster):
@@ -155,10 +184,11 @@ def evaluate_run(
 
 
 def predict_run(run_dir: str | Path, source: str) -> pd.DataFrame:
-    """The horizon after the end of ``source`` (same columns as the training data)."""
+    """The horizon after the end of ``source`` (same columns as the training data), rounded to
+    the run's ``decimals``."""
     fc = Forecaster.load(run_dir)
     df, _ = load_table(source)
-    return fc.predict(df)
+    return round_forecast(fc.predict(df), _decimals(fc, df))
 
 
 def backtest_run(
@@ -175,6 +205,8 @@ def backtest_run(
     with ``refit`` a fresh Forecaster (same options) is trained on the rows before each origin.
     Returns one row per origin (time, MAE, RMSE, sMAPE, MASE and the seasonal-naive's) and
     writes ``backtest.csv``, ``backtest.json`` and ``backtest.png`` to ``out`` (default: the run).
+    Errors in the target's units (MAE, RMSE) are rounded to the run's ``decimals``, the others
+    to 6 decimals.
     """
     config = read_config(run_dir)
     fc = Forecaster.load(run_dir)
@@ -198,6 +230,12 @@ def backtest_run(
             f"backtesting {windows} windows of horizon {H} after a look-back of {L} "
             f"needs at least {need + 1} rows, the data has {n}"
         )
+    decimals = _decimals(fc, df)
+
+    def rounded(key: str, v: float) -> float:
+        unit = key.removeprefix("baseline_") in ("mae", "rmse")  # in the target's units
+        return round(float(v), decimals if unit else 6)
+
     rows, scored = [], []
     for k in range(windows, 0, -1):
         cut = n - k * H  # origin: the first row forecast
@@ -219,8 +257,8 @@ def backtest_run(
         rows.append(
             {
                 "origin": str(start),
-                **{k2: round(v, 6) for k2, v in ours.items()},
-                **{f"baseline_{k2}": round(v, 6) for k2, v in base.items()},
+                **{k2: rounded(k2, v) for k2, v in ours.items()},
+                **{f"baseline_{k2}": rounded(k2, v) for k2, v in base.items()},
             }
         )
         scored.append((pred, truth))
@@ -232,7 +270,7 @@ def backtest_run(
         "windows": windows,
         "refit": refit,
         "horizon": H,
-        "mean": {c: float(table[c].mean()) for c in table.columns if c != "origin"},
+        "mean": {c: rounded(c, table[c].mean()) for c in table.columns if c != "origin"},
     }
     atomic_write_json(out / "backtest.json", summary | {"rows": rows})
     table_on_grid = series.reset_index() if frame.time_col else series

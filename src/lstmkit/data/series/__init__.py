@@ -18,7 +18,12 @@ from lstmkit.data.series.baselines import (
 )
 from lstmkit.data.series.features import add_features, calendar_fields, warmup_rows
 from lstmkit.data.series.fill import FILL_METHODS, fill_missing
-from lstmkit.data.series.frame import SeriesFrame, prepare_frame
+from lstmkit.data.series.frame import (
+    SeriesFrame,
+    forecast_decimals,
+    prepare_frame,
+    value_decimals,
+)
 from lstmkit.data.series.outliers import OUTLIER_METHODS, OutlierRule
 from lstmkit.data.series.scalers import SCALERS, Scaler
 from lstmkit.data.series.tables import BUILTIN_SERIES, load_table
@@ -36,6 +41,7 @@ __all__ = [
     "add_features",
     "calendar_fields",
     "fill_missing",
+    "forecast_decimals",
     "forecast_metrics",
     "load_table",
     "make_windows",
@@ -45,5 +51,6 @@ __all__ = [
     "season_for",
     "seasonal_naive_forecast",
     "split_sizes",
+    "value_decimals",
     "warmup_rows",
 ]

@@ -18,7 +18,16 @@ import pandas as pd
 from lstmkit.data.series._freq import LEGACY_AMBIGUOUS, normalise_alias, parse_offset
 from lstmkit.data.series.tables import BUILTIN_SERIES, load_table
 
-__all__ = ["BUILTIN_SERIES", "TIME_COLUMN_NAMES", "SeriesFrame", "load_table", "prepare_frame"]
+__all__ = [
+    "BUILTIN_SERIES",
+    "MAX_DECIMALS",
+    "TIME_COLUMN_NAMES",
+    "SeriesFrame",
+    "forecast_decimals",
+    "load_table",
+    "prepare_frame",
+    "value_decimals",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +45,7 @@ TIME_COLUMN_NAMES = (
     "year",
 )
 MAX_GROWTH = 10  # reindexing may make at most this many times the rows read (else: wrong freq)
+MAX_DECIMALS = 6  # forecasts are never written with more decimals than this
 _MONTH_DAYS = 30.436875  # mean Gregorian month
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -134,6 +144,32 @@ def prepare_frame(
         missing,
     )
     return SeriesFrame(data, target, time_col, freq_str, observed, report)
+
+
+# --- precision ------------------------------------------------------------------------------
+
+
+def value_decimals(values, most: int = MAX_DECIMALS) -> int:
+    """The decimals a column's values are written with: the fewest digits after the point that
+    hold every finite value exactly (airline's passenger counts: 0; 316.1 and 2.25: 2), at most
+    ``most``. Text that is not a number and missing values are ignored; no value at all: ``most``.
+    """
+    v = pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce").to_numpy(np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return most
+    for d in range(most + 1):
+        scaled = v * 10.0**d
+        # 316.1 * 10 is 3161.0000000000005 in binary floating point: a relative tolerance
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-10 * np.maximum(1.0, np.abs(scaled))):
+            return d
+    return most
+
+
+def forecast_decimals(values, extra: int = 2, most: int = MAX_DECIMALS) -> int:
+    """The decimals forecasts of a column are written with: the data's own (``value_decimals``)
+    plus ``extra``, at most ``most`` (monthly passenger counts -> 2; no float noise)."""
+    return min(value_decimals(values, most) + extra, most)
 
 
 # --- columns --------------------------------------------------------------------------------
