@@ -151,13 +151,13 @@ def tiny_runs(tmp_path_factory) -> SimpleNamespace:
         run_classify(
             {"source": "digits"},
             {"hidden": 16, "layers": 1, "epochs": 3, "batch_size": 64, "conv_channels": 0,
-             "lr": 0.01, "seed": 0},
+             "lr": 0.01, "random_state": 0},
             classify,
         )  # fmt: skip
         forecast = root / "forecast"
         run_forecast(
             {"source": "airline"},
-            {"hidden": 8, "epochs": 2, "min_steps": 1, "quantiles": [0.1, 0.5, 0.9], "seed": 0},
+            {"hidden": 8, "epochs": 2, "min_steps": 1, "quantiles": [0.1, 0.5, 0.9], "random_state": 0},
             forecast,
         )
         text = load_text("kjv")

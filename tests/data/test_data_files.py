@@ -144,8 +144,8 @@ def test_idx_roundtrip_and_loading(tmp_path: Path, gz: bool) -> None:
     train, test = load_classification(str(images))
     assert test is None
     assert train.X.shape == (12, 28, 28) and train.X.dtype == np.float32
-    np.testing.assert_allclose(train.X, raw / 255.0, rtol=1e-6)
-    assert 0.0 <= train.X.min() and train.X.max() <= 1.0
+    np.testing.assert_array_equal(train.X, raw.astype(np.float32))  # pixel values as stored
+    assert 0.0 <= train.X.min() and train.X.max() <= 255.0
     assert train.classes == [str(k) for k in range(10)]
     np.testing.assert_array_equal(train.y, np.arange(12) % 10)
 

@@ -214,11 +214,11 @@ def test_estimators_read_their_own_inputs(tiny_runs):
     clf = lstmkit.load(tiny_runs.classify)
     data, _ = load_classification("digits")
     X, labels = data.X[:4], np.array(data.classes)[data.y[:4]].astype(int)
-    xs, _ = clf._tensors(X, None)
+    xs, _ = clf._inputs(X, None)
     ours, theirs = gate_trace(clf, X), gate_trace(clf.model_, xs)
     for key in ours:
         np.testing.assert_array_equal(ours[key], theirs[key])
-    idx = torch.tensor([list(clf.classes_).index(str(v)) for v in labels])
+    idx = torch.tensor([list(clf.classes_).index(v) for v in labels])
     np.testing.assert_allclose(saliency(clf, X, labels), saliency(clf.model_, xs, idx), atol=1e-7)
     with pytest.raises(ValueError, match="channels"):
         gate_trace(clf, X[:, :, :5])

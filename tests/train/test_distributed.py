@@ -146,7 +146,7 @@ def _textgen():
 
     text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(60))
     # tie_weights: the embedding and the head share one parameter under DDP too
-    gen = TextGenerator(hidden=16, layers=1, bptt=12, batch_size=4, epochs=2, seed=0,
+    gen = TextGenerator(hidden=16, layers=1, bptt=12, batch_size=4, epochs=2, random_state=0,
                         tie_weights=True).fit(text)  # fmt: skip
     return [row["val_loss"] for row in gen.history_]
 
@@ -157,7 +157,7 @@ def _forecast():
     t = np.arange(120)
     df = pd.DataFrame({"y": 10 + np.sin(2 * np.pi * t / 12) + 0.01 * t})
     fc = Forecaster(lookback=24, horizon=6, season=12, hidden=8, epochs=2, calendar=False,
-                    seed=0).fit(df, target="y")  # fmt: skip
+                    random_state=0).fit(df, target="y")  # fmt: skip
     return [row["val_loss"] for row in fc.history_]
 
 

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "with --quantize, the test metric of int8 beside fp32. ONNX needs pip install "
         "'lstmkit[export]'.",
     )
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory that lstmkit train wrote")
     p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx",
                    help="default %(default)s")  # fmt: skip
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantisation")

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from lstmkit.cli.args import (
     add_common_train_args,
+    add_run_dir,
     bounded,
+    default_help,
+    output_file,
     positive_int,
     source_path,
     train_options,
@@ -23,7 +26,7 @@ __all__ = [
     "resume_forecast",
 ]
 
-_fraction = bounded(float, "a fraction in (0, 1)", lambda v: 0.0 < v < 1.0)
+_fraction = bounded(float, "a fraction in (0, 0.5]", lambda v: 0.0 < v <= 0.5)
 _bins = bounded(int, "an integer >= 2", lambda v: v >= 2)
 _steps = bounded(int, "an integer >= 0", lambda v: v >= 0)
 
@@ -71,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "history before it; prints a table and writes backtest.csv, backtest.json and "
         "backtest.png.",
     )
-    b.add_argument("run_dir", metavar="RUN_DIR")
+    add_run_dir(b, "a forecast run directory")
     b.add_argument("--windows", type=positive_int, default=5, help="origins (default 5)")
     b.add_argument("--data", metavar="SOURCE", help="backtest on this data instead")
     b.add_argument("--refit", action="store_true", help="train a fresh model at every origin")
@@ -79,30 +82,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=cmd_backtest)
 
 
-_OWN = (
-    "lookback",
-    "horizon",
-    "freq",
-    "season",
-    "fill",
-    "outliers",
-    "lags",
-    "windows",
-    "calendar",
-    "scaler",
-    "transform",
-    "quantiles",
-    "bins",
-    "per_series",
-    "anchor",
-    "test_fraction",
-    "min_steps",
-)
-
-
 def add_forecast_args(t: argparse.ArgumentParser) -> None:
     """The flags of ``train forecast`` (data, pipeline, forecaster model and the common training
     flags); ``lstmkit tune forecast`` takes the same."""
+    from lstmkit.estimators.forecaster import Forecaster
+
+    def h(text: str, name: str, shown: str | None = None) -> str:
+        return default_help(text, Forecaster, name, shown)
+
     t.add_argument(
         "--data",
         required=True,
@@ -116,70 +103,83 @@ def add_forecast_args(t: argparse.ArgumentParser) -> None:
         "timestamp, ds, month, ...; none: positions)",
     )
     t.add_argument("--features", help="covariate columns, comma-separated")
-    t.add_argument(
-        "--lookback", type=positive_int, help="input window in steps (default: two seasons)"
-    )
-    t.add_argument(
-        "--horizon", type=positive_int, help="steps forecast at once (default: one season)"
-    )
-    t.add_argument("--freq", help="pandas frequency (default: inferred from the time column)")
-    t.add_argument(
-        "--season",
+    w = t.add_argument_group("window and data pipeline")
+    w.add_argument("--lookback", type=positive_int, metavar="STEPS",
+                   help=h("input window", "lookback", "one season (two when the series has "
+                          "1,000 rows or more), at least the horizon and 8"))  # fmt: skip
+    w.add_argument(
+        "--horizon",
         type=positive_int,
-        help="season length for the seasonal-naive baseline and MASE (default: from the frequency)",
+        metavar="STEPS",
+        help=h("steps forecast at once", "horizon", "one season, 1 without one"),
     )
-    t.add_argument("--fill", choices=["interpolate", "ffill", "drop"], help="missing values")
-    t.add_argument("--outliers", choices=["hampel", "iqr", "zscore", "none"])
-    t.add_argument("--lags", type=_int_list, help="target lags as inputs, e.g. 1,7")
-    t.add_argument("--windows", type=_int_list, help="rolling mean/std windows, e.g. 7,30")
-    t.add_argument(
+    w.add_argument("--freq", help=h("pandas frequency", "freq", "inferred from the time column"))
+    w.add_argument("--season", type=positive_int, metavar="STEPS",
+                   help=h("season length for the seasonal-naive baseline and MASE", "season",
+                          "from the frequency"))  # fmt: skip
+    w.add_argument("--fill", choices=["interpolate", "ffill", "drop"],
+                   help=h("missing values", "fill"))  # fmt: skip
+    w.add_argument(
+        "--outliers",
+        choices=["hampel", "iqr", "zscore", "none"],
+        help=h("outliers of the training part found and replaced by", "outliers"),
+    )
+    w.add_argument("--lags", type=_int_list, help=h("target lags as inputs, e.g. 1,7", "lags"))
+    w.add_argument("--windows", type=_int_list,
+                   help=h("rolling mean/std windows, e.g. 7,30", "windows"))  # fmt: skip
+    w.add_argument(
         "--no-calendar",
         dest="calendar",
         action="store_false",
         default=None,
-        help="no hour / weekday / month / day-of-year features",
+        help="no hour / weekday / month / day-of-year features (default: with them)",
     )
-    t.add_argument("--scaler", choices=["standard", "minmax", "robust", "none"])
-    t.add_argument(
-        "--transform",
-        choices=["auto", "log", "none"],
-        help="model log(target) "
-        "(default auto: when the training target is positive and spans a factor of 2)",
+    w.add_argument(
+        "--scaler",
+        choices=["standard", "minmax", "robust", "none"],
+        help=h("scaling of every column (fitted on the training part)", "scaler"),
     )
-    t.add_argument(
-        "--quantiles", type=_quantiles, help="e.g. 0.1,0.5,0.9: prediction intervals (pinball loss)"
+    w.add_argument("--transform", choices=["auto", "log", "none"],
+                   help=h("model log(target); auto: when the training target is positive and "
+                          "spans a factor of 2", "transform"))  # fmt: skip
+    w.add_argument("--test-fraction", type=_fraction,
+                   help=h("test part at the end (raised to hold a horizon of forecasts)",
+                          "test_fraction"))  # fmt: skip
+    m = t.add_argument_group("forecaster")
+    m.add_argument("--quantiles", type=_quantiles,
+                   help=h("e.g. 0.1,0.9: prediction intervals (pinball loss; the median is "
+                          "added)", "quantiles"))  # fmt: skip
+    m.add_argument("--bins", type=_bins,
+                   help=h("turn the target into K >= 2 equal-frequency classes and forecast "
+                          "them", "bins", "0: forecast the values"))  # fmt: skip
+    m.add_argument("--per-series", action="store_true", default=None,
+                   help=h("one LSTM encoder per input column, merged by a dense layer",
+                          "per_series"))  # fmt: skip
+    m.add_argument("--anchor", choices=["season", "last", "none"],
+                   help=h("the forecast is a correction to the seasonal-naive or naive "
+                          "forecast, or (none) a level", "anchor",
+                          "season when the look-back holds a season, else last"))  # fmt: skip
+    m.add_argument(
+        "--pool",
+        choices=["last", "mean", "max", "attention"],
+        help=h("how the window's per-step features become one vector", "pool"),
     )
-    t.add_argument("--bins", type=_bins, help="turn the target into K >= 2 classes (seed 001)")
-    t.add_argument(
-        "--per-series",
-        action="store_true",
-        default=None,
-        help="one LSTM encoder per input column, merged by a dense layer (seed 001)",
-    )
-    t.add_argument(
-        "--anchor",
-        choices=["season", "last", "none"],
-        help="the forecast is a "
-        "correction to the seasonal-naive (default when the look-back holds a season) "
-        "or naive forecast, or (none) a level",
-    )
-    t.add_argument("--test-fraction", type=_fraction, help="test part at the end (default 0.15)")
-    t.add_argument(
-        "--min-steps",
-        type=_steps,
-        help="without --epochs, train at least this many optimizer steps (default 600)",
-    )
-    add_common_train_args(t)
+    m.add_argument("--head-dropout", type=bounded(float, "a number in [0, 1)",
+                                                   lambda v: 0 <= v < 1),
+                   help=h("dropout before the output layer", "head_dropout"))  # fmt: skip
+    m.add_argument("--min-steps", type=_steps,
+                   help=h("without --epochs, train at least this many optimizer steps",
+                          "min_steps"))  # fmt: skip
+    add_common_train_args(t, Forecaster)
 
 
 def forecast_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
     """The run's ``data`` section and the estimator options from the flags of
     ``add_forecast_args``, every option validated (nothing is written yet)."""
-    from lstmkit.estimators.forecaster import split_options
+    from lstmkit.estimators.forecaster import Forecaster
 
-    options = train_options(args)
-    options |= {k: getattr(args, k) for k in _OWN if getattr(args, k) is not None}
-    split_options(options)  # validate every option before anything is written
+    options = train_options(args, Forecaster)
+    Forecaster(**options).check_options()  # every option checked before anything is written
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
     data = {
         "source": source_path(args.data),
@@ -242,14 +242,12 @@ def predict_forecast(args: argparse.Namespace) -> int:
 
     from lstmkit.tasks.forecast import predict_run
 
+    path = None if args.output is None else output_file(args.output, args.overwrite)
     table = predict_run(args.run_dir, args.input)
     text = table.to_csv(index=False)
-    if args.output is None:
+    if path is None:
         sys.stdout.write(text)
         return 0
-    path = Path(args.output)
-    if path.exists() and not args.overwrite:
-        raise ValueError(f"{path} exists; pass --overwrite to replace it")
     from lstmkit.train.checkpoint import atomic_write_text
 
     atomic_write_text(path, text)

@@ -95,7 +95,7 @@ def run_forecast(
     metrics = {
         "task": "forecast",
         "epochs_run": len(fc.history_),
-        "train_seconds": round(fc.trainer_.train_seconds, 3),
+        "train_seconds": round(fc.train_seconds_, 3),
         "params": sum(p.numel() for p in fc.model_.parameters()),
         "world_size": world,
         **{k: _round(v) for k, v in fc.test_metrics_.items()},
@@ -103,7 +103,7 @@ def run_forecast(
         "horizon": fc.horizon_,
         "season": fc.season_,
         "freq": fc.frame_meta_["freq"],
-        "best_epoch": fc.trainer_.best_epoch,
+        "best_epoch": fc.best_epoch_,
         "rows": len(fc.prepared_.values),
         "split_rows": fc.report_.get("split_rows"),
         "gaps_reindexed": fc.report_.get("gaps_reindexed", 0),
@@ -176,7 +176,7 @@ def evaluate_run(
     ``estimator``: score this one instead of the run's own."""
     fc = Forecaster.load(run_dir) if estimator is None else estimator
     if source is None:
-        metrics = fc.score(_own_prepared(run_dir, fc), "test")
+        metrics = fc.score_prepared(_own_prepared(run_dir, fc), "test")
     else:
         df, _ = load_table(source)
         metrics = fc.evaluate(df)
