@@ -209,12 +209,28 @@ def test_extract_features(trained, npz, tmp_path, pool, shape):
         assert np.allclose(f, clf.extract(X, lengths), atol=1e-6)
 
 
-def test_bf16_precision_trains_on_cpu(npz, tmp_path):
+def test_bf16_precision_trains_on_cpu(npz, tmp_path, cli_main, monkeypatch):
+    """--precision bf16 trains under CPU bf16 autocast: every training step's LSTM is called
+    inside it, on the bf16 output of the Conv1d front end; and the toy problem is learnt."""
+    from lstmkit.nn import LSTM
+
+    calls = []  # (training, autocast on, autocast dtype, input dtype) of every LSTM call
+    forward = LSTM.forward
+
+    def spy(self, x, *args, **kwargs):
+        dtype = torch.get_autocast_dtype("cpu")
+        calls.append((self.training, torch.is_autocast_enabled("cpu"), dtype, x.dtype))
+        return forward(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(LSTM, "forward", spy)
     out = tmp_path / "bf16"
     args = [a if a != "0" else "8" for a in FAST]  # a Conv1d front end that autocast runs in bf16
-    r = cli("train", "classify", "--data", npz, "--epochs", 10, "--precision", "bf16", "--out", out,
-            *args)  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    code, _, err = cli_main("train", "classify", "--data", npz, "--epochs", 10, "--precision",
+                            "bf16", "--out", out, *args)  # fmt: skip
+    assert code == 0, err
+    training = [c[1:] for c in calls if c[0]]
+    assert len(training) >= 10  # 10 epochs of at least one step
+    assert set(training) == {(True, torch.bfloat16, torch.bfloat16)}
     m = json.loads((out / "metrics.json").read_text())
     assert m["test_accuracy"] > 0.8  # the toy problem is learnt in bf16 too
 

@@ -64,14 +64,35 @@ def test_bench_output_path_that_is_a_directory_is_one_line_error(tmp_path, monke
 def test_bench_quick_writes_table_and_json(tmp_path, monkeypatch, capsys):
     import lstmkit.bench as bench
 
-    monkeypatch.setattr(bench, "QUICK_CONFIGS", [(4, 5, 3, 8, 1)])
+    cfg = (4, 5, 3, 8, 1)
+    monkeypatch.setattr(bench, "QUICK_CONFIGS", [cfg])
+    pairs = []  # every (torch seconds, case seconds) that bench measured, in order
+    time_pair = bench._time_pair
+
+    def recording(base, other, reps):
+        pairs.append(time_pair(base, other, reps))
+        return pairs[-1]
+
+    monkeypatch.setattr(bench, "_time_pair", recording)
     out = tmp_path / "speed.json"
     assert main(["bench", "--quick", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "| 4,5,3,8,1 | torch.nn.LSTM |" in text
     data = json.loads(out.read_text())
-    assert data["meta"]["gemm_gflops"] > 0
     cells = {(r["cell"], r["backend"]) for r in data["rows"]}
     assert ("lstm", "auto") in cells and ("layernorm", "fused") in cells
     assert ("gru", "fused-eager") in cells
-    assert all(r["ms"] > 0 and r["ratio"] > 0 for r in data["rows"])
+    # each row is its own measurement: ms the case's median, ratio over torch's median timed
+    # beside it (the torch row: torch against itself); GFLOP/s the step's GEMM work over that
+    # time, a fraction of the machine's GEMM rate (rounded to 0.1 in meta) that no step reaches
+    rate = data["meta"]["gemm_gflops"]
+    assert len(data["rows"]) == len(pairs)
+    for r, (t_torch, t_case) in zip(data["rows"], pairs, strict=True):
+        torch_row = r["cell"] == "torch.nn.LSTM"
+        seconds = t_torch if torch_row else t_case
+        assert r["ms"] == seconds * 1e3, r
+        assert r["ratio"] == (1.0 if torch_row else t_case / t_torch), r
+        flops = bench.step_flops("lstm" if torch_row else r["cell"], cfg)
+        assert r["gflops"] == pytest.approx(flops / seconds / 1e9, rel=1e-12), r
+        assert abs(r["gflops"] / r["gemm_fraction"] - rate) <= 0.05 + 1e-9, r
+        assert 0 < r["gemm_fraction"] < 1, r

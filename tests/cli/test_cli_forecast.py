@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tests.cli.kill9 import assert_same_run, train_and_kill_9
 
 import lstmkit
 from lstmkit.cli.main import main
@@ -293,6 +294,17 @@ def test_interrupted_run_resumes_to_the_same_model(run, tmp_path, capsys, monkey
     sf = torch.load(run.dir / "model.pt", weights_only=True)
     sc = torch.load(cut / "model.pt", weights_only=True)
     assert all(torch.equal(sf[k], sc[k]) for k in sf)
+
+
+def test_kill_9_mid_epoch_then_resume_matches_uninterrupted(run, tmp_path, capsys):
+    """SIGKILL in the third epoch (two checkpointed), then `lstmkit resume`: the same model.pt
+    and metrics.json as the uninterrupted run of the same command."""
+    cut = tmp_path / "cut"
+    train_and_kill_9(["train", "forecast", "--data", "airline", *FAST], cut, after=2, env=ENV)
+    r = run_main(capsys, "resume", cut)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((cut / "metrics.json").read_text())["epochs_run"] == 5
+    assert_same_run(run.dir, cut)
 
 
 # --- a CSV file with a date column, gaps, missing values and a covariate ---------------------

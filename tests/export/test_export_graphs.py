@@ -22,7 +22,7 @@ def _fit(**options) -> Classifier:
     X = rng.normal(size=(48, 10, 3)).astype(np.float32) * 2 + 1
     y = rng.integers(0, 3, 48)
     base = {"hidden": 6, "layers": 2, "epochs": 1, "batch_size": 16, "conv_channels": 0,
-            "val_fraction": 0.0, "seed": 0}  # fmt: skip
+            "val_fraction": 0.0, "random_state": 0}  # fmt: skip
     return Classifier(**(base | options)).fit(X, y)
 
 
@@ -31,20 +31,54 @@ def _probabilities(logits: np.ndarray) -> np.ndarray:
     return p / p.sum(1, keepdims=True)
 
 
+LOOP_OPS = {"LSTM", "GRU", "Scan", "Loop"}  # the ONNX ops a recurrence can be exported as
+
+
+def _loop_ops(path) -> set[str]:
+    """The recurrence ops among the exported graph's top-level nodes (the Scan body is not
+    looked into): {"LSTM"} / {"GRU"} for torch.nn's modules, {"Scan"}, or none when unrolled."""
+    import onnx
+
+    return {n.op_type for n in onnx.load(str(path)).graph.node} & LOOP_OPS
+
+
+def _expected_ops(cell: str, loop: str, with_lengths: bool = False) -> set[str]:
+    """What build_graph's loop forms promise: auto -> ONNX's own LSTM / GRU op for the cells
+    torch computes (the scan loop with lengths), Scan for the variants; scan -> Scan for every
+    cell; unroll -> no loop op at all."""
+    if loop == "unroll":
+        return set()
+    if loop == "auto" and cell in ("lstm", "gru") and not with_lengths:
+        return {cell.upper()}
+    return {"Scan"}
+
+
+def _forget_rnn_dispatch() -> None:
+    """Drop what torch's dispatcher cached for aten.lstm / aten.gru during earlier exports in
+    this process. torch.onnx registers torch.export's while-loop RNN decompositions for the
+    length of one export, but the op's dispatch cache keeps a Python decomposition afterwards
+    (torch 2.13), so a later export decomposes aten.lstm, pins the length and to_onnx refuses
+    it (export_run then falls back to the scan loop). Measured: exporting the textgen run in
+    test_export_cli.py first turned lstm-auto here into that refusal; with the caches cleared
+    it exports ONNX's LSTM op, as in a fresh process."""
+    for op in (torch.ops.aten.lstm.input, torch.ops.aten.gru.input):
+        cache = getattr(op, "_dispatch_cache", None)
+        if cache is not None:
+            cache.clear()
+
+
 def _onnx(clf: Classifier, tmp_path, loop="auto", with_lengths=False) -> OnnxRunner:
-    """Export as the product does: torch.onnx may refuse the torch.nn op in a process that has
-    exported other models before (it then decomposes aten.lstm and pins the length: to_onnx
-    raises), and export_run falls back to the scan loop; so does this helper."""
+    """Export ``build_graph(clf, loop=loop)`` and check that the graph holds the loop op that
+    form promises: an export that raises, or one that quietly came out as another loop kind
+    (torch.onnx decomposing aten.lstm, say), fails the test instead of being worked around."""
     ins, outs = graph_io("classify", with_lengths=with_lengths)
     example = [torch.randn(2, 10, 3)] + ([torch.tensor([10, 6])] if with_lengths else [])
     path = tmp_path / "m.onnx"
-    try:
-        graph = build_graph(clf, with_lengths=with_lengths, loop=loop)
-        to_onnx(graph, example, ins, outs, path, dynamic_length=loop != "unroll")
-    except ValueError:
-        if loop != "auto":
-            raise
-        to_onnx(build_graph(clf, with_lengths=with_lengths, loop="scan"), example, ins, outs, path)
+    graph = build_graph(clf, with_lengths=with_lengths, loop=loop)
+    _forget_rnn_dispatch()
+    to_onnx(graph, example, ins, outs, path, dynamic_length=loop != "unroll")
+    (cell,) = {m.cell for m in clf.model_.modules() if isinstance(m, LSTM)}
+    assert _loop_ops(path) == _expected_ops(cell, loop, with_lengths), f"{cell}, loop={loop}"
     return OnnxRunner(path)
 
 

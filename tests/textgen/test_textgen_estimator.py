@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from tests.textgen.unigram import unigram_bits
 
 import lstmkit
 from lstmkit.data.text import StreamBatches, split_text
@@ -24,7 +25,10 @@ def test_fit_learns_and_records_history(fitted, small_text):
     m = fitted.evaluate(small_text[-1500:])
     assert set(m) == {"loss", "bpc", "tokens"}
     assert m["bpc"] == pytest.approx(m["loss"] / torch.log(torch.tensor(2.0)).item())
-    assert m["bpc"] < 5.5  # better than uniform over the ~50 characters
+    # below the unigram entropy of the text it trained on (~4.2 bits; uniform over its ~43
+    # characters is 5.4): it predicts from context, not from character frequencies alone
+    train_text, _ = split_text(small_text, (0.95, 0.05))  # val_fraction 0.05
+    assert m["bpc"] < unigram_bits(train_text)
 
 
 def test_same_seed_same_text_other_seed_other_text(fitted):
@@ -72,16 +76,15 @@ def test_generate_rejects_bad_arguments(fitted, kwargs, needle):
 
 
 def test_options_are_validated():
-    with pytest.raises(ValueError, match="unknown options"):
+    with pytest.raises(TypeError, match="hiden"):
         TextGenerator(hiden=3)
-    with pytest.raises(ValueError, match="level"):
-        TextGenerator(level="byte")
-    with pytest.raises(ValueError, match="embedding == hidden"):
-        TextGenerator(hidden=32, embedding=16, tie_weights=True)
-    with pytest.raises(ValueError, match="epochs"):
-        TextGenerator(epochs=0)
-    with pytest.raises(ValueError, match="bptt"):
-        TextGenerator(bptt=0)
+    bad = [({"level": "byte"}, "level"), ({"hidden": 32, "embedding": 16, "tie_weights": True},
+           "embedding == hidden"), ({"epochs": 0}, "epochs"), ({"bptt": 0}, "bptt")]  # fmt: skip
+    for options, match in bad:
+        with pytest.raises(ValueError, match=match):
+            TextGenerator(**options).check_options()
+        with pytest.raises(ValueError, match=match):  # fit checks them before reading the text
+            TextGenerator(**options).fit("some text\n")
     with pytest.raises(ValueError, match="not fitted"):
         TextGenerator().generate("x")
 
