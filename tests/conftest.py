@@ -157,7 +157,13 @@ def tiny_runs(tmp_path_factory) -> SimpleNamespace:
         forecast = root / "forecast"
         run_forecast(
             {"source": "airline"},
-            {"hidden": 8, "epochs": 2, "min_steps": 1, "quantiles": [0.1, 0.5, 0.9], "random_state": 0},
+            {
+                "hidden": 8,
+                "epochs": 2,
+                "min_steps": 1,
+                "quantiles": [0.1, 0.5, 0.9],
+                "random_state": 0,
+            },
             forecast,
         )
         text = load_text("kjv")

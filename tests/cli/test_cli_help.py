@@ -44,8 +44,9 @@ def _all_parsers():
 
 def test_every_subcommand_and_positional_is_described():
     parsers = _all_parsers()
+    names = {n for n, *_ in parsers}
     assert {"train classify", "train forecast", "train textgen", "predict", "evaluate",
-            "extract", "resume", "export", "serve", "inspect", "generate"} <= {n for n, *_ in parsers}  # fmt: skip
+            "extract", "resume", "export", "serve", "inspect", "generate"} <= names  # fmt: skip
     for name, p, help_line in parsers:
         assert help_line, f"{name} has no help line"
         assert p.description, f"{name} has no description"

@@ -58,7 +58,7 @@ def test_cli_trained_run_predicts_labels_of_ys_dtype(digits_run):
         np.array([1.0, 2.0]),
         np.array([False, True]),
         np.array(["no", "yes"], dtype=object),
-    ],  # fmt: skip
+    ],
     ids=["int32", "str", "float", "bool", "object"],
 )
 def test_labels_keep_values_and_dtype_through_save_and_load(tmp_path, labels):

@@ -53,20 +53,6 @@ def _expected_ops(cell: str, loop: str, with_lengths: bool = False) -> set[str]:
     return {"Scan"}
 
 
-def _forget_rnn_dispatch() -> None:
-    """Drop what torch's dispatcher cached for aten.lstm / aten.gru during earlier exports in
-    this process. torch.onnx registers torch.export's while-loop RNN decompositions for the
-    length of one export, but the op's dispatch cache keeps a Python decomposition afterwards
-    (torch 2.13), so a later export decomposes aten.lstm, pins the length and to_onnx refuses
-    it (export_run then falls back to the scan loop). Measured: exporting the textgen run in
-    test_export_cli.py first turned lstm-auto here into that refusal; with the caches cleared
-    it exports ONNX's LSTM op, as in a fresh process."""
-    for op in (torch.ops.aten.lstm.input, torch.ops.aten.gru.input):
-        cache = getattr(op, "_dispatch_cache", None)
-        if cache is not None:
-            cache.clear()
-
-
 def _onnx(clf: Classifier, tmp_path, loop="auto", with_lengths=False) -> OnnxRunner:
     """Export ``build_graph(clf, loop=loop)`` and check that the graph holds the loop op that
     form promises: an export that raises, or one that quietly came out as another loop kind
@@ -75,7 +61,6 @@ def _onnx(clf: Classifier, tmp_path, loop="auto", with_lengths=False) -> OnnxRun
     example = [torch.randn(2, 10, 3)] + ([torch.tensor([10, 6])] if with_lengths else [])
     path = tmp_path / "m.onnx"
     graph = build_graph(clf, with_lengths=with_lengths, loop=loop)
-    _forget_rnn_dispatch()
     to_onnx(graph, example, ins, outs, path, dynamic_length=loop != "unroll")
     (cell,) = {m.cell for m in clf.model_.modules() if isinstance(m, LSTM)}
     assert _loop_ops(path) == _expected_ops(cell, loop, with_lengths), f"{cell}, loop={loop}"

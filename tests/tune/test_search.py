@@ -77,7 +77,7 @@ def test_same_seed_same_trials_other_seed_other_trials(stub, tmp_path):
     a, b, c = params(3, "a"), params(3, "b"), params(4, "c")
     assert a == b
     assert a != c
-    assert all(call["random_state"] == 3 for call in a)  # the seed also seeds every trial's training
+    assert all(call["random_state"] == 3 for call in a)  # and seeds every trial's training
 
 
 def test_timeout_stops_the_search_early(stub, tmp_path):

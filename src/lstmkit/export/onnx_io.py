@@ -47,6 +47,19 @@ def _dynamic_shapes(names: Sequence[str], dynamic_length: bool) -> tuple:
     return tuple(shapes)
 
 
+def _forget_rnn_dispatch() -> None:
+    """Drop what torch's dispatcher cached for aten.lstm / aten.gru during earlier exports in
+    this process. torch.onnx registers torch.export's while-loop RNN decompositions for the
+    length of one export, but the op's dispatch cache keeps a Python decomposition afterwards
+    (torch 2.13), so a later export decomposes aten.lstm and pins the length (to_onnx then
+    refuses the graph, and export_run falls back to the scan loop): a long-lived process would
+    export the scan loop where a fresh one exports ONNX's LSTM op."""
+    for op in (torch.ops.aten.lstm.input, torch.ops.aten.gru.input):
+        cache = getattr(op, "_dispatch_cache", None)
+        if cache is not None:
+            cache.clear()
+
+
 def to_onnx(
     graph: nn.Module,
     example: Sequence[torch.Tensor],
@@ -63,6 +76,7 @@ def to_onnx(
 
     def write(tmp: str) -> None:
         torch._dynamo.reset()  # an earlier export's caches can pin this one's sizes
+        _forget_rnn_dispatch()
         with warnings.catch_warnings(), _quiet_exporter():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
