@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Classifier",
     "Forecaster",
+    "PanelForecaster",
     "TextGenerator",
     "__version__",
     "kernels",
@@ -38,6 +39,7 @@ _SUBMODULES = {
 _ATTRS = {
     "Classifier": "lstmkit.estimators",
     "Forecaster": "lstmkit.estimators",
+    "PanelForecaster": "lstmkit.estimators",
     "TextGenerator": "lstmkit.estimators",
     "load": "lstmkit.runs",
 }

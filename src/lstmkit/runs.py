@@ -126,6 +126,10 @@ def load(run_dir: str | Path):
         from lstmkit.estimators import Classifier
 
         return Classifier.load(run_dir)
+    if task == "forecast" and config.get("panel"):
+        from lstmkit.estimators import PanelForecaster
+
+        return PanelForecaster.load(run_dir)
     if task == "forecast":
         from lstmkit.estimators import Forecaster
 

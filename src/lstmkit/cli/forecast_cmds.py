@@ -170,7 +170,90 @@ def add_forecast_args(t: argparse.ArgumentParser) -> None:
     m.add_argument("--min-steps", type=_steps,
                    help=h("without --epochs, train at least this many optimizer steps",
                           "min_steps"))  # fmt: skip
+    _add_panel_args(t)
     add_common_train_args(t, Forecaster)
+
+
+def _add_panel_args(t: argparse.ArgumentParser) -> None:
+    """Many series in one model (SPEC 8): the flags of PanelForecaster alone."""
+    from lstmkit.estimators.panel_forecaster import PanelForecaster
+
+    def h(text: str, name: str, shown: str | None = None) -> str:
+        return default_help(text, PanelForecaster, name, shown)
+
+    p = t.add_argument_group(
+        "many series (a global model)",
+        "Used with --id-col (long table), several --target columns or 'all' (wide table), "
+        "--future-features / --static-features, or a built-in panel (m1-*, m3-*, tourism-*). "
+        "The test part is the last horizon of every series (a built-in's: the competition's). "
+        "Panel defaults: --layers 2, --batch-size 256, --lr 0.003, --quantiles 0.1,0.9.",
+    )
+    p.add_argument("--id-col", help="the series id column of a long table")
+    p.add_argument("--future-features", help="covariates known over the horizon too (calendar, "
+                   "prices, weather forecasts), comma-separated")  # fmt: skip
+    p.add_argument("--static-features", help="one value per series, comma-separated")
+    p.add_argument("--loss", choices=["mse", "pinball", "normal", "student-t",
+                                      "negative-binomial"],
+                   help=h("output head and training loss", "loss"))  # fmt: skip
+    p.add_argument("--decoder", choices=["direct", "autoregressive"],
+                   help=h("all steps at once, or step by step with sampled paths (DeepAR)",
+                          "decoder"))  # fmt: skip
+    p.add_argument("--embedding", type=_steps, metavar="SIZE",
+                   help=h("learned series-id embedding size (0: none)", "embedding"))  # fmt: skip
+    p.add_argument("--test-windows", type=positive_int, metavar="K",
+                   help=h("test origins per series, a horizon apart", "test_windows"))  # fmt: skip
+    p.add_argument("--val-windows", type=_steps, metavar="K",
+                   help=h("validation origins per series before the test part",
+                          "val_windows"))  # fmt: skip
+    p.add_argument("--samples", type=positive_int,
+                   help=h("sample paths of the autoregressive decoder", "samples"))  # fmt: skip
+    p.add_argument("--windows-per-series", type=positive_int, metavar="N",
+                   help=h("training windows drawn from every series per epoch",
+                          "windows_per_series", "about 50 batches per epoch"))  # fmt: skip
+    p.add_argument("--history", type=positive_int, metavar="STEPS",
+                   help=h("train on the last STEPS origins of each series only", "history",
+                          "all"))  # fmt: skip
+    p.add_argument("--no-baselines", dest="baselines", action="store_false", default=None,
+                   help="skip the AutoETS / AutoTheta baselines (default: scored when "
+                   "statsforecast is installed)")  # fmt: skip
+
+
+def is_panel(args: argparse.Namespace) -> bool:
+    """Whether the flags ask for a global model over many series."""
+    from lstmkit.data.panel import is_builtin_panel
+
+    target = args.target or ""
+    many = target.strip().lower() == "all" or "," in target
+    return bool(args.id_col or args.future_features or args.static_features or many
+                or is_builtin_panel(args.data))  # fmt: skip
+
+
+def _columns(text: str | None) -> list[str] | None:
+    return [f.strip() for f in text.split(",") if f.strip()] if text else None
+
+
+def panel_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The ``data`` section and PanelForecaster options of a panel run, every option checked;
+    a single-series flag given with a panel is an error naming it."""
+    from lstmkit.estimators.forecaster import Forecaster
+    from lstmkit.estimators.panel_forecaster import PanelForecaster
+
+    options = train_options(args, PanelForecaster)
+    single = sorted(set(train_options(args, Forecaster)) - set(options))
+    if single:
+        flags = ", ".join("--" + k.replace("_", "-") for k in single)
+        raise ValueError(
+            f"{flags}: single-series options, not for a panel (--id-col, several targets or a "
+            "built-in panel); see lstmkit train forecast --help"
+        )
+    if "quantiles" in options:
+        options["quantiles"] = tuple(q for q in options["quantiles"] if q != 0.5) or (0.1, 0.9)
+    PanelForecaster(**options).check_options()
+    data = {"source": source_path(args.data), "target": args.target, "time_col": args.time_col,
+            "id_col": args.id_col, "features": _columns(args.features),
+            "future_features": _columns(args.future_features),
+            "static_features": _columns(args.static_features)}  # fmt: skip
+    return data, options
 
 
 def forecast_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
@@ -194,8 +277,42 @@ def cmd_train_forecast(args: argparse.Namespace) -> int:
     from lstmkit.cli.launch import train_task
     from lstmkit.tasks.forecast import run_forecast
 
+    if is_panel(args):
+        from lstmkit.tasks.panel import run_panel_forecast
+
+        data, options = panel_inputs(args)
+        return train_task(args, "forecast", run_panel_forecast, data, options, _print_panel)
     data, options = forecast_inputs(args)
     return train_task(args, "forecast", run_forecast, data, options, _print_summary)
+
+
+def _print_panel(metrics: dict, run_dir: Path) -> None:
+    print(
+        f"forecast: {metrics['series']} series ({metrics['series_dropped']} dropped as too "
+        f"short), {metrics['test_windows']} test windows, horizon {metrics['horizon']}, "
+        f"look-back {metrics['lookback']}, season {metrics['season']}"
+    )
+    owa = "test_owa" in metrics
+    print(f"  {'model':<16}{'sMAPE %':>10}{'MASE':>8}" + (f"{'OWA':>8}" if owa else ""))
+    rows = [("lstmkit", "test"), ("seasonal naive", "baseline"), ("naive", "naive"),
+            ("naive2", "naive2"), ("AutoETS", "ets"), ("AutoTheta", "theta")]  # fmt: skip
+    for name, key in rows:
+        if metrics.get(f"{key}_smape") is None:
+            continue
+        line = f"  {name:<16}{metrics[f'{key}_smape']:>10.2f}{metrics[f'{key}_mase']:>8.3f}"
+        if owa and metrics.get(f"{key}_owa") is not None:
+            line += f"{metrics[f'{key}_owa']:>8.3f}"
+        print(line)
+    if metrics.get("test_coverage") is not None:
+        print(
+            f"  {metrics['test_interval']:.0%} interval: coverage "
+            f"{metrics['test_coverage']:.3f}, MSIS {metrics['test_msis']:.3f}; scaled CRPS "
+            f"{metrics['test_crps']:.4f}"
+        )
+    print(f"  epochs {metrics['epochs_run']}, trained in {metrics['train_seconds']:.1f} s, "
+          f"{metrics['params']} parameters")  # fmt: skip
+    print(f"\nrun directory: {run_dir}  (metrics.json, series_metrics.csv, forecast.png, "
+          "loss.png, model.pt)")  # fmt: skip
 
 
 def _print_summary(metrics: dict, run_dir: Path) -> None:
@@ -229,10 +346,16 @@ def resume_forecast(run_dir: Path, config: dict):
     from lstmkit.cli.launch import resume_work
     from lstmkit.tasks.forecast import run_forecast
 
+    summary = _print_panel if config.get("panel") else _print_summary
+
     def report(metrics: dict, run_dir: Path) -> None:
         print(f"resumed {run_dir}")
-        _print_summary(metrics, run_dir)
+        summary(metrics, run_dir)
 
+    if config.get("panel"):
+        from lstmkit.tasks.panel import run_panel_forecast
+
+        return resume_work(run_panel_forecast, config), report
     return resume_work(run_forecast, config), report
 
 
@@ -240,10 +363,19 @@ def predict_forecast(args: argparse.Namespace) -> int:
     """``lstmkit predict`` for a forecast run: CSV of the horizon after the input's end."""
     import sys
 
+    from lstmkit.runs import read_config
     from lstmkit.tasks.forecast import predict_run
 
     path = None if args.output is None else output_file(args.output, args.overwrite)
-    table = predict_run(args.run_dir, args.input)
+    if read_config(args.run_dir).get("panel"):
+        from lstmkit.tasks.panel import predict_panel_run
+
+        table = predict_panel_run(args.run_dir, args.input, getattr(args, "future", None))
+    elif getattr(args, "future", None) is not None:
+        raise ValueError("--future applies to panel forecast runs (trained with "
+                         "--future-features)")  # fmt: skip
+    else:
+        table = predict_run(args.run_dir, args.input)
     text = table.to_csv(index=False)
     if path is None:
         sys.stdout.write(text)
@@ -251,7 +383,7 @@ def predict_forecast(args: argparse.Namespace) -> int:
     from lstmkit.train.checkpoint import atomic_write_text
 
     atomic_write_text(path, text)
-    print(f"wrote a {len(table)}-step forecast to {path}")
+    print(f"wrote {len(table)} forecast rows to {path}")
     return 0
 
 

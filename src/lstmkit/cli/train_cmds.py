@@ -63,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", required=True, metavar="FILE", help="classify: .npz with X[, "
                    "lengths], IDX or UCR file; forecast: CSV / Parquet with the training "
                    "columns (the forecast starts after its last row)")  # fmt: skip
+    p.add_argument("--future", metavar="FILE", help="panel forecast runs: the future "
+                   "covariates over the horizon (id, time, --future-features columns)")  # fmt: skip
     p.add_argument("--output", metavar="FILE", help="CSV to write, in an existing folder "
                    "(default: standard output)")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
@@ -225,9 +227,13 @@ def _require_task(run_dir: str, allowed: tuple[str, ...], command: str) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from lstmkit.runs import read_config
+
     task = _require_task(args.run_dir, ("classify", "forecast", "textgen"), "evaluate")
     if task == "textgen":
         from lstmkit.tasks.textgen import evaluate_run
+    elif task == "forecast" and read_config(args.run_dir).get("panel"):
+        from lstmkit.tasks.panel import evaluate_panel_run as evaluate_run
     elif task == "forecast":
         from lstmkit.tasks.forecast import evaluate_run
     else:

@@ -9,7 +9,11 @@ def __getattr__(name: str):
         from lstmkit.estimators.forecaster import Forecaster
 
         return Forecaster
+    if name == "PanelForecaster":
+        from lstmkit.estimators.panel_forecaster import PanelForecaster
+
+        return PanelForecaster
     raise AttributeError(f"module 'lstmkit.estimators' has no attribute {name!r}")
 
 
-__all__ = ["Classifier", "Forecaster", "TextGenerator"]
+__all__ = ["Classifier", "Forecaster", "PanelForecaster", "TextGenerator"]

@@ -303,6 +303,9 @@ gamma, plateau_patience, clip_norm, patience, device, precision
         time_col: str | None = None,
         features: list[str] | None = None,
         *,
+        id_col: str | None = None,
+        future_features: list[str] | None = None,
+        static_features: list[str] | None = None,
         run_dir: str | Path | None = None,
         progress: bool = False,
         resume: bool = False,
@@ -312,7 +315,21 @@ gamma, plateau_patience, clip_norm, patience, device, precision
 
         ``run_dir``: write checkpoints, history and model there (``resume=True`` continues from
         its checkpoint.pt). ``callbacks``: the Trainer's ``on_epoch_end(epoch, record)`` hooks.
+
+        Many series (``id_col``, several targets, ``future_features`` or ``static_features``)
+        train one global :class:`~lstmkit.PanelForecaster` with this estimator's shared options
+        (kept as ``panel_``; ``predict`` / ``evaluate`` / ``score`` / ``save`` go to it).
         """
+        many = not isinstance(target, str) or target.strip().lower() == "all" or "," in target
+        if id_col is not None or many or future_features or static_features:
+            self.panel_ = self._panel_estimator().fit(
+                data, target, time_col, features, id_col=id_col, future_features=future_features,
+                static_features=static_features, run_dir=run_dir, progress=progress,
+                resume=resume, callbacks=callbacks,
+            )  # fmt: skip
+            self.model_, self.test_metrics_ = self.panel_.model_, self.panel_.test_metrics_
+            return self
+        self.panel_ = None
         model, c = self.check_options(resolve_seed(self.random_state))
         if not isinstance(data, pd.DataFrame):
             raise TypeError(f"fit expects a pandas DataFrame, got {type(data).__name__}")
@@ -386,6 +403,15 @@ gamma, plateau_patience, clip_norm, patience, device, precision
         self._keep_training_facts(trainer)
         self.test_metrics_ = self.score_prepared(prep, "test")
         return self
+
+    def _panel_estimator(self):
+        from lstmkit.estimators.panel_forecaster import PanelForecaster
+
+        shared = {k: v for k, v in self.get_params(deep=False).items()
+                  if k in PanelForecaster._get_param_names()}  # fmt: skip
+        shared["quantiles"] = tuple(q for q in self.quantiles if q != 0.5) or (0.1, 0.9)
+        shared.pop("batch_size"), shared.pop("lr"), shared.pop("layers"), shared.pop("min_steps")
+        return PanelForecaster(**shared)
 
     def _fit_bins(self, train_target: np.ndarray, bins: int) -> None:
         """Equal-frequency bins of the (scaled) training target; a bin's value is its median."""
@@ -512,16 +538,25 @@ gamma, plateau_patience, clip_norm, patience, device, precision
 
     def evaluate(self, data: pd.DataFrame) -> dict[str, float]:
         """Metrics over every complete window of ``data`` (treated as test data)."""
+        if getattr(self, "panel_", None) is not None:
+            return self.panel_.evaluate(data)
         return self.score_prepared(self.prepare(data), "test")
 
     def score(self, X: pd.DataFrame, y=None) -> float:
         """Minus the mean absolute scaled error (MASE) over every complete window of the table
         ``X`` (same columns as in training): higher is better, as scikit-learn expects."""
+        if getattr(self, "panel_", None) is not None:
+            return self.panel_.score(X)
         return -float(self.evaluate(X)["test_mase"])
 
-    def predict(self, data: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, data: pd.DataFrame, future: pd.DataFrame | None = None) -> pd.DataFrame:
         """The ``horizon`` steps after the end of ``data``: the time column continuing the
-        frequency (or positions), the target (point forecast) and ``q<level>`` columns."""
+        frequency (or positions), the target (point forecast) and ``q<level>`` columns.
+        ``future``: future covariates over the horizon (models fitted on many series only)."""
+        if getattr(self, "panel_", None) is not None:
+            return self.panel_.predict(data, future)
+        if future is not None:
+            raise ValueError("future covariates apply to a model fitted with future_features")
         prep = self.prepare(data)
         if len(prep.values) < self.lookback_:
             raise ValueError(
@@ -544,6 +579,8 @@ gamma, plateau_patience, clip_norm, patience, device, precision
 
     # ------------------------------------------------------------------ persistence
     def _config_dict(self) -> dict:
+        if getattr(self, "panel_", None) is not None:
+            return self.panel_._config_dict()
         return {
             "task": "forecast",
             "model": self.config_.to_dict(),

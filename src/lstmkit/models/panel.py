@@ -5,7 +5,8 @@ absolute value of its observed look-back (DeepAR's ``MeanScaler``), and ``log(sc
 to the network as an input, so one network serves series of any level. Per step of the look-back
 the encoder reads the scaled target, whether it was observed (short series are left-padded),
 the past covariates (known up to the forecast origin), the future-known covariates, and per
-window the log scale, the static covariates and an optional learned series embedding.
+window the log scale, the static covariates and an optional learned series embedding (series
+unseen in training get a zero vector).
 
 Two decoders:
 
@@ -127,7 +128,9 @@ class PanelForecastModel(nn.Module):
         super().__init__()
         self.config = c = config
         self.head = make_head(c.loss, c.quantiles)
-        self.embed = nn.Embedding(c.num_series, c.embedding) if c.embedding else None
+        self.embed = None  # row num_series: series unseen in training (zero, never trained)
+        if c.embedding:
+            self.embed = nn.Embedding(c.num_series + 1, c.embedding, padding_idx=c.num_series)
         window = 1 + c.static_size + c.embedding  # log scale, static, embedding
         if c.decoder == "direct":
             step_in = 2 + c.past_size + c.future_size + window  # y, observed, covariates

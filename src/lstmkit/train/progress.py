@@ -29,12 +29,17 @@ def in_notebook() -> bool:
     return get is not None and get() is not None and "IPKernelApp" in get().config
 
 
-def progress_bar(iterable: Iterable, total: int, desc: str, unit: str = "batch") -> Any:
-    """tqdm over ``iterable`` where someone watches (a terminal or a notebook), else None."""
+def progress_bar(
+    iterable: Iterable, total: int, desc: str, unit: str = "batch", unit_scale: int = 1
+) -> Any:
+    """tqdm over ``iterable`` where someone watches (a terminal or a notebook), else None.
+    ``unit_scale``: units per item (a batch of 256 windows counts 256 ``window``)."""
     notebook = in_notebook()
     if not notebook and not sys.stderr.isatty():
         return None
     kw = {"total": total, "desc": desc, "leave": False, "unit": unit}
+    if unit_scale != 1:
+        kw["unit_scale"] = unit_scale
     if notebook:
         with contextlib.suppress(ImportError):  # the widget bar needs ipywidgets
             from tqdm.notebook import tqdm as notebook_tqdm

@@ -203,7 +203,8 @@ class Trainer:
         batches = train.batches(epoch_generator(c.seed, epoch))
         bar = None
         if self.progress and self.rank == 0:  # where someone watches: a terminal, a notebook
-            bar = progress_bar(batches, len(train), f"epoch {epoch + 1}/{c.epochs}")
+            unit, scale = getattr(train, "progress_unit", ("batch", 1))  # e.g. windows / s
+            bar = progress_bar(batches, len(train), f"epoch {epoch + 1}/{c.epochs}", unit, scale)
             batches = batches if bar is None else bar
         for batch in batches:
             lr = c.lr * schedule.factor(epoch * len(train) + steps)

@@ -110,6 +110,11 @@ class TrainWindows:
         self.rank, self.world_size = 0, 1
 
     @property
+    def progress_unit(self) -> tuple[str, int]:
+        """The progress bar counts windows (a batch is ``batch_size`` of them)."""
+        return "window", self.batch_size
+
+    @property
     def windows(self) -> int:
         """Windows per epoch (all processes together)."""
         if self.per_series is None:

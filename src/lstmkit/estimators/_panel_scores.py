@@ -1,0 +1,117 @@
+"""The panel forecaster's test scores, as the M competitions count them, beside the baselines
+forecast from the same series and origins.
+
+Every (series, origin) pair is a row: its truth ``(H,)``, the history before the origin (which
+the baselines and the MASE scale read) and lstmkit's forecast. Scores are computed per row,
+averaged over each series' rows (``series_metrics.csv``: one row per series), then over the
+series (``metrics.json``): mean sMAPE, mean MASE, OWA against Naive2 where the season is > 1,
+and with intervals the coverage of the outermost one, MSIS and the scaled CRPS.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from lstmkit.data.panel import metrics as pm
+from lstmkit.data.panel import statbaselines as sb
+
+__all__ = ["baseline_forecasts", "score_rows"]
+
+log = logging.getLogger(__name__)
+
+
+def baseline_forecasts(
+    histories: list[np.ndarray], horizon: int, season: int, statistical: bool
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """``({prefix: (N, H)}, {prefix: seconds})`` for ``baseline`` (seasonal naive), ``naive``,
+    ``naive2`` and, with ``statistical`` and statsforecast installed, ``ets`` and ``theta``."""
+    out, seconds = {}, {}
+    for name, make in (
+        ("baseline", lambda: sb.seasonal_naive(histories, horizon, season)),
+        ("naive", lambda: sb.naive(histories, horizon)),
+        ("naive2", lambda: sb.naive2(histories, horizon, season)),
+    ):
+        t0 = time.perf_counter()
+        out[name] = np.asarray(make(), dtype=np.float64)
+        seconds[name] = time.perf_counter() - t0
+    if statistical and sb.has_statsforecast():
+        t0 = time.perf_counter()
+        stats = sb.statistical_forecasts(histories, horizon, season)
+        elapsed = time.perf_counter() - t0
+        for name, f in stats.items():
+            out[name] = np.asarray(f, dtype=np.float64)
+            seconds[name] = elapsed / max(len(stats), 1)
+        log.info("statsforecast AutoETS / AutoTheta on %d series: %.1f s", len(histories), elapsed)
+    elif statistical:
+        log.info("statsforecast is not installed: no AutoETS / AutoTheta baselines "
+                 "(pip install 'lstmkit[datasets]')")  # fmt: skip
+    return out, seconds
+
+
+def _per_series(values: np.ndarray, rows_series: np.ndarray, k: int) -> np.ndarray:
+    """(K,) the nan-mean of ``values`` over each series' rows."""
+    ok = np.isfinite(values)
+    total = np.bincount(rows_series[ok], weights=values[ok], minlength=k)
+    count = np.bincount(rows_series[ok], minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def score_rows(
+    *,
+    ids: np.ndarray,
+    rows_series: np.ndarray,
+    histories: list[np.ndarray],
+    truth: np.ndarray,
+    mask: np.ndarray,
+    point: np.ndarray,
+    quantiles: np.ndarray | None,
+    levels: tuple[float, ...],
+    season: int,
+    statistical: bool = True,
+) -> tuple[dict[str, float], pd.DataFrame, dict[str, np.ndarray]]:
+    """``(metrics, series_table, forecasts)`` of the rows (see the module docstring).
+
+    ``rows_series (N,)``: the index into ``ids`` of each row's series; ``quantiles (N, H, Q)``
+    at ``levels`` or None; ``forecasts``: the baselines' (N, H) forecasts by prefix.
+    """
+    k = len(ids)
+    H = truth.shape[1]
+    scale = pm.mase_scales(histories, season)  # (N,) in-sample, before each origin
+    base, seconds = baseline_forecasts(histories, H, season, statistical)
+    table = {"id": ids, "windows": np.bincount(rows_series, minlength=k)}
+    metrics: dict[str, float] = {}
+
+    def add(prefix: str, f: np.ndarray, **kw) -> dict[str, np.ndarray]:
+        per_row = pm.score_panel(truth, f, scale, mask, **kw)
+        per_series = {m: _per_series(v, rows_series, k) for m, v in per_row.items()}
+        for m, v in per_series.items():
+            metrics[f"{prefix}_{m}"] = float(np.nanmean(v)) if np.isfinite(v).any() else None
+            if m in ("smape", "mase"):
+                table[m if prefix == "test" else f"{prefix}_{m}"] = v
+        return per_series
+
+    kw = {}
+    if quantiles is not None and len(levels) >= 2:
+        lo, hi = levels[0], levels[-1]
+        kw = dict(lower=quantiles[..., 0], upper=quantiles[..., -1], alpha=float(1 - (hi - lo)),
+                  quantiles=quantiles, levels=tuple(levels))  # fmt: skip
+    ours = add("test", point, **kw)
+    scored = {name: add(name, f) for name, f in base.items()}
+    if season > 1:
+        n2 = scored["naive2"]
+        for prefix, s in [("test", ours), *scored.items()]:
+            if prefix == "naive2":
+                continue
+            metrics[f"{prefix}_owa"] = pm.owa(s["smape"], s["mase"], n2["smape"], n2["mase"])
+    if kw:
+        metrics["test_interval"] = float(levels[-1] - levels[0])
+    metrics["series"] = int((table["windows"] > 0).sum())
+    metrics["test_windows"] = len(truth)
+    for name, s in seconds.items():
+        metrics[f"{name}_seconds"] = float(s)
+    return metrics, pd.DataFrame(table), base
