@@ -1,8 +1,10 @@
-"""Baseline forecasts of many series from their histories: naive, seasonal naive, M4's Naive2
-and, with statsforecast installed (the ``datasets`` extra), AutoETS and AutoTheta.
+"""Baseline forecasts of many series: naive, seasonal naive, M4's Naive2 and, with statsforecast
+installed (the ``datasets`` extra), AutoETS and AutoTheta.
 
-Every function takes ``histories``, a sequence of 1-D arrays (each series' values up to its
-forecast origin), and returns ``(K, H)`` float64 forecasts in the same order.
+``histories`` is a sequence of 1-D arrays, each series' values up to its forecast origin (or a
+:class:`~lstmkit.data.panel.Panel`, whose series are used whole); every function returns
+``(K, H)`` float64 forecasts in the order of the histories. The naive family is vectorised over
+series on one long array (no loop over series), so 100,000 series take well under a second.
 """
 
 from __future__ import annotations
@@ -15,101 +17,169 @@ import numpy as np
 
 __all__ = ["has_statsforecast", "naive", "naive2", "seasonal_naive", "statistical_forecasts"]
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
+
 _INSTALL = "pip install 'lstmkit[datasets]'"
+_TCRIT = 1.645  # M4's seasonality test: one-sided 90 %
+# model name -> statsforecast class name (also the forecast frame's column)
+_MODELS = {"ets": "AutoETS", "theta": "AutoTheta"}
 
 
-def _last_values(histories: Sequence[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(K, width) the last ``width`` values of every history (right-aligned, NaN-padded) and
-    (K,) the lengths."""
-    k = len(histories)
-    lengths = np.array([len(h) for h in histories], dtype=np.int64)
-    if (lengths == 0).any():
-        raise ValueError(f"a history is empty (series {int(np.argmax(lengths == 0))}); "
-                         "expected at least one value")  # fmt: skip
-    out = np.full((k, width), np.nan)
-    for i, h in enumerate(histories):
-        tail = np.asarray(h, dtype=np.float64)[-width:]
-        out[i, width - len(tail) :] = tail
-    return out, lengths
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _long(histories) -> tuple[np.ndarray, np.ndarray]:
+    """``(values (T,) float64, offsets (K+1,) int64)`` of the histories; none may be empty."""
+    if hasattr(histories, "offsets") and hasattr(histories, "target"):  # a Panel
+        values = np.asarray(histories.target, dtype=np.float64)
+        offsets = np.asarray(histories.offsets, dtype=np.int64)
+    else:
+        arrays = [np.asarray(h, dtype=np.float64).reshape(-1) for h in histories]
+        offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+        np.cumsum([a.size for a in arrays], out=offsets[1:])
+        values = np.concatenate(arrays) if arrays else np.zeros(0)
+    empty = np.flatnonzero(np.diff(offsets) == 0)
+    if empty.size:
+        raise ValueError(
+            f"{empty.size} histories are empty (series {empty[:5].tolist()}), expected at "
+            "least one value each; drop them before forecasting"
+        )
+    return values, offsets
+
+
+def _naive(values: np.ndarray, offsets: np.ndarray, horizon: int) -> np.ndarray:
+    last = values[offsets[1:] - 1]  # (K,)
+    return np.repeat(last[:, None], horizon, axis=1)  # (K, H)
 
 
 def naive(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
-    """(K, H) the last value repeated."""
-    last, _ = _last_values(histories, 1)
-    return np.repeat(last, horizon, axis=1)
+    """(K, H) each history's last value, repeated."""
+    horizon = _positive_int("horizon", horizon)
+    return _naive(*_long(histories), horizon)
 
 
 def seasonal_naive(histories: Sequence[np.ndarray], horizon: int, season: int) -> np.ndarray:
-    """(K, H) the value one season before each step, y[n - m + (h mod m)]; the naive forecast
-    for a history shorter than the season (or ``season`` 1)."""
-    if season <= 1:
-        return naive(histories, horizon)
-    tail, lengths = _last_values(histories, season)  # (K, m)
-    out = tail[:, np.arange(horizon) % season]
-    short = lengths < season
-    if short.any():
-        out[short] = naive([histories[i] for i in np.flatnonzero(short)], horizon)
+    """(K, H) the last observed season repeated: step h (from 0) is ``y[n - m + (h mod m)]``.
+
+    A history shorter than the season (and ``season`` 1) gets the naive forecast.
+    """
+    horizon, season = _positive_int("horizon", horizon), _positive_int("season", season)
+    values, offsets = _long(histories)
+    out = _naive(values, offsets, horizon)  # (K, H)
+    full = np.flatnonzero(np.diff(offsets) >= season)
+    if season > 1 and full.size:
+        h = np.arange(horizon) % season  # (H,)
+        out[full] = values[offsets[full + 1, None] - season + h]  # (K', H)
     return out
 
 
-def _acf(x: np.ndarray, k: int) -> float:
-    m = x.mean()
-    denom = ((x - m) ** 2).sum()
-    if denom == 0:
-        return 0.0
-    return float(((x[:-k] - m) * (x[k:] - m)).sum() / denom)
+def _seasonal_indices(values: np.ndarray, offsets: np.ndarray, season: int) -> np.ndarray:
+    """(K, m) seasonal indices of positive series where M4's test finds a season, else NaN.
 
+    The test (M4's ``SeasonalityTest``): the series is seasonal when
+    ``|acf_m| > 1.645 sqrt((1 + 2 sum_{k=1}^{m-1} acf_k^2) / n)``. Its indices are those of a
+    classical multiplicative decomposition: the ratio to the centred moving average (2 x m for
+    an even m), averaged per phase ``t mod m`` counted from the series' start, normalised to
+    mean 1. Every series here has n >= 3 m (checked by the caller).
+    """
+    k, m = len(offsets) - 1, season
+    lengths = np.diff(offsets)  # (K,)
+    sid = np.repeat(np.arange(k), lengths)  # (T,)
+    pos = np.arange(len(values)) - offsets[:-1][sid]  # (T,) step within its series
+    mean = np.bincount(sid, weights=values, minlength=k) / lengths  # (K,)
+    d = values - mean[sid]  # (T,) centred
+    denom = np.bincount(sid, weights=d * d, minlength=k)  # (K,)
 
-def _seasonal(x: np.ndarray, m: int) -> bool:
-    """M4's 90 % seasonality test (Benchmarks.py ``seasonality_test``, kept as written there:
-    the sum starts from acf(1) unsquared)."""
-    s = _acf(x, 1)
-    for i in range(2, m):
-        s += _acf(x, i) ** 2
-    limit = 1.645 * np.sqrt(max(1 + 2 * s, 0.0) / len(x))
-    return abs(_acf(x, m)) > limit
+    def acf(lag: int) -> np.ndarray:  # (K,) unnormalised: pairs within a series only
+        pairs = np.where(pos[lag:] >= lag, d[lag:] * d[:-lag], 0.0)  # (T - lag,)
+        return np.bincount(sid[lag:], weights=pairs, minlength=k)
 
-
-def _seasonal_indices(x: np.ndarray, m: int) -> np.ndarray:
-    """(m,) classical multiplicative seasonal indices (centred moving average trend, the mean
-    ratio per phase from the series' start), normalised to mean 1."""
-    if m % 2 == 0:
-        w = np.r_[0.5, np.ones(m - 1), 0.5] / m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sum_sq = sum((acf(lag) / denom) ** 2 for lag in range(1, m)) if m > 1 else 0.0
+        limit = _TCRIT * np.sqrt((1.0 + 2.0 * sum_sq) / lengths)
+        seasonal = np.abs(acf(m) / denom) > limit  # NaN (a constant series) is False
+    out = np.full((k, m), np.nan)
+    if not seasonal.any():
+        return out
+    # centred moving average from cumulative sums of the centred values (for precision)
+    c = np.concatenate([[0.0], np.cumsum(d)])  # c[i] = sum d[:i]
+    half = m // 2
+    rows = np.flatnonzero((pos >= half) & (pos < lengths[sid] - half) & seasonal[sid])
+    if m % 2:
+        trend = (c[rows + half + 1] - c[rows - half]) / m
     else:
-        w = np.ones(m) / m
-    trend = np.convolve(x, w, mode="valid")  # centred: trend[j] belongs to x[j + len(w) // 2]
-    half = len(w) // 2
-    ratio = np.full(len(x), np.nan)
-    ratio[half : half + len(trend)] = x[half : half + len(trend)] / trend
-    idx = np.array([np.nanmean(ratio[p::m]) for p in range(m)])
-    return idx / idx.mean()
+        inner = c[rows + half] - c[rows - half + 1]
+        trend = (inner + 0.5 * (d[rows - half] + d[rows + half])) / m
+    ratio = values[rows] / (trend + mean[sid[rows]])  # (R,)
+    cell = sid[rows] * m + pos[rows] % m
+    total = np.bincount(cell, weights=ratio, minlength=k * m).reshape(k, m)
+    count = np.bincount(cell, minlength=k * m).reshape(k, m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        figure = total / count  # (K, m)
+        figure /= figure.mean(axis=1, keepdims=True)
+    ok = seasonal & np.isfinite(figure).all(axis=1) & (figure > 0).all(axis=1)
+    out[ok] = figure[ok]
+    return out
 
 
 def naive2(histories: Sequence[np.ndarray], horizon: int, season: int) -> np.ndarray:
-    """(K, H) M4's Naive2: the naive forecast of the seasonally adjusted series, reseasonalised,
-    where the season is > 1, the history holds three seasons, is positive and passes the
-    seasonality test; the naive forecast otherwise."""
-    out = naive(histories, horizon)
-    if season <= 1:
+    """(K, H) M4's Naive2: the naive forecast of the seasonally adjusted series, reseasonalised.
+
+    A series is adjusted when ``season`` > 1, it holds at least three seasons, all its values
+    are > 0 and M4's 90 % autocorrelation test finds the season (:func:`_seasonal_indices`);
+    the others get the naive forecast. Step h (from 0) after a history of n values is
+    ``y[n-1] / s[(n-1) mod m] * s[(n+h) mod m]``, with ``s`` the seasonal indices.
+    """
+    horizon, season = _positive_int("horizon", horizon), _positive_int("season", season)
+    values, offsets = _long(histories)
+    out = _naive(values, offsets, horizon)  # (K, H)
+    lengths = np.diff(offsets)
+    if season == 1:
         return out
-    steps = np.arange(horizon)
-    for i, h in enumerate(histories):
-        x = np.asarray(h, dtype=np.float64)
-        n = len(x)
-        if n < 3 * season or (x <= 0).any() or not _seasonal(x, season):
-            continue
-        idx = _seasonal_indices(x, season)
-        if not np.isfinite(idx).all() or (idx <= 0).any():
-            continue
-        adjusted_last = x[-1] / idx[(n - 1) % season]
-        out[i] = adjusted_last * idx[(n + steps) % season]
+    positive = np.minimum.reduceat(values, offsets[:-1]) > 0 if len(lengths) else lengths > 0
+    cand = np.flatnonzero((lengths >= 3 * season) & positive)
+    if cand.size == 0:
+        return out
+    starts, n = offsets[cand], lengths[cand]
+    sub_offsets = np.zeros(cand.size + 1, dtype=np.int64)
+    np.cumsum(n, out=sub_offsets[1:])
+    rows = np.arange(int(n.sum())) + np.repeat(starts - sub_offsets[:-1], n)
+    si = _seasonal_indices(values[rows], sub_offsets, season)  # (K', m)
+    adjust = np.flatnonzero(np.isfinite(si[:, 0]))
+    if adjust.size:
+        n_a, s_a = n[adjust], si[adjust]
+        at_last = s_a[np.arange(adjust.size), (n_a - 1) % season]  # (K',)
+        last = values[offsets[cand[adjust] + 1] - 1] / at_last  # (K',) seasonally adjusted
+        phase = (n_a[:, None] + np.arange(horizon)) % season  # (K', H)
+        out[cand[adjust]] = last[:, None] * np.take_along_axis(s_a, phase, axis=1)
     return out
 
 
+# --- statsforecast ------------------------------------------------------------------------
+
+
 def has_statsforecast() -> bool:
-    """Whether statsforecast (AutoETS / AutoTheta) can be imported."""
+    """Whether statsforecast (for AutoETS and AutoTheta) is installed."""
     return importlib.util.find_spec("statsforecast") is not None
+
+
+class _NaNModel:
+    """statsforecast's fallback for a model that raises: NaN forecasts, which are then replaced
+    by the seasonal naive and counted (statsforecast's own fallback would hide the count)."""
+
+    alias = "nan"
+
+    def forecast(self, h: int, y=None, X=None, X_future=None, fitted=False, **kwargs) -> dict:
+        return {"mean": np.full(h, np.nan)}
+
+    def new(self) -> _NaNModel:
+        return self
+
+    def __repr__(self) -> str:
+        return "nan"
 
 
 def statistical_forecasts(
@@ -119,46 +189,67 @@ def statistical_forecasts(
     models: Sequence[str] = ("ets", "theta"),
     n_jobs: int = 1,
 ) -> dict[str, np.ndarray]:
-    """``{"ets": (K, H), "theta": (K, H)}``: statsforecast's AutoETS and AutoTheta with
-    ``season_length=season``, fitted to every history. A series a model cannot fit (too short,
-    or a NaN forecast) gets the seasonal naive instead; the count is logged.
+    """``{name: (K, H)}`` statsforecast's AutoETS (``"ets"``) and AutoTheta (``"theta"``) with
+    ``season_length=season``, one fit per history, in the order of the histories.
+
+    All series go through one ``StatsForecast(..., freq=1).forecast`` call on a long frame
+    (``unique_id`` = the series' index, ``ds`` = integer positions). A series where a model
+    raises or forecasts a NaN / inf (very short histories, for instance) gets the seasonal naive
+    forecast instead; the count per model is logged as a warning.
 
     Raises:
-        ImportError: statsforecast is not installed (the message names the extra).
-        ValueError: an unknown model name.
+        ImportError: statsforecast is not installed; the message names the extra.
+        ValueError: an unknown model name, a bad horizon / season, an empty history.
     """
-    unknown = sorted(set(models) - {"ets", "theta"})
-    if unknown:
-        raise ValueError(f"models must be among ets, theta; got {unknown}")
+    unknown = [m for m in models if m not in _MODELS]
+    if unknown or not models:
+        raise ValueError(f"models must be among {sorted(_MODELS)}, got {list(models)!r}")
+    horizon, season = _positive_int("horizon", horizon), _positive_int("season", season)
     try:
         import pandas as pd
-        from statsforecast import StatsForecast
-        from statsforecast.models import AutoETS, AutoTheta, SeasonalNaive
+        import statsforecast
+        import statsforecast.models as sf_models
     except ImportError as exc:
-        raise ImportError(f"AutoETS / AutoTheta baselines need statsforecast: {_INSTALL}") from exc
-    k = len(histories)
-    lengths = np.array([len(h) for h in histories], dtype=np.int64)
-    fallback = seasonal_naive(histories, horizon, season)
-    # statsforecast needs a few points per series; shorter ones keep the seasonal naive
-    fit = np.flatnonzero(lengths >= max(3, min(season, 2) + 1))
-    made = {"ets": AutoETS(season_length=season), "theta": AutoTheta(season_length=season)}
-    out = {name: fallback.copy() for name in models}
-    if fit.size:
-        df = pd.DataFrame({
-            "unique_id": np.repeat(fit, lengths[fit]),
-            "ds": np.concatenate([np.arange(lengths[i]) for i in fit]),
-            "y": np.concatenate([np.asarray(histories[i], dtype=np.float64) for i in fit]),
-        })  # fmt: skip
-        sf = StatsForecast(models=[made[m] for m in models], freq=1, n_jobs=n_jobs,
-                           fallback_model=SeasonalNaive(season_length=season))  # fmt: skip
-        fc = sf.forecast(df=df, h=horizon).sort_values(["unique_id", "ds"])
-        for name, column in zip(models, [type(made[m]).__name__ for m in models], strict=True):
-            values = fc[column].to_numpy(np.float64).reshape(len(fit), horizon)
-            ok = np.isfinite(values).all(axis=1)
-            out[name][fit[ok]] = values[ok]
-    for name in models:
-        bad = k - int(np.isfinite(out[name]).all(axis=1).sum())
-        short = k - fit.size
-        if short or bad:
-            log.info("%s: %d of %d series too short for it, seasonal naive used", name, short, k)
+        raise ImportError(
+            f"AutoETS / AutoTheta baselines need statsforecast; install it with {_INSTALL}"
+        ) from exc
+    values, offsets = _long(histories)
+    k, lengths = len(offsets) - 1, np.diff(offsets)
+    if k == 0:
+        return {name: np.zeros((0, horizon)) for name in models}
+    df = pd.DataFrame({
+        "unique_id": np.repeat(np.arange(k), lengths),
+        "ds": np.arange(len(values)) - np.repeat(offsets[:-1], lengths),
+        "y": values,
+    })  # fmt: skip
+    fitted = [getattr(sf_models, _MODELS[m])(season_length=season) for m in models]
+    sf = statsforecast.StatsForecast(
+        models=fitted, freq=1, n_jobs=n_jobs, fallback_model=_NaNModel()
+    )
+    with np.errstate(all="ignore"):  # short series: statsforecast divides by zero; counted below
+        fc = sf.forecast(df=df, h=horizon)
+    fc = fc.reset_index() if "unique_id" not in fc.columns else fc
+    fc = fc.sort_values(["unique_id", "ds"], kind="stable")
+    uid = fc["unique_id"].to_numpy()
+    if len(uid) != k * horizon or (uid != np.repeat(np.arange(k), horizon)).any():
+        raise RuntimeError(
+            f"statsforecast returned {len(uid)} rows, expected {k * horizon} "
+            f"({k} series x {horizon} steps)"
+        )
+    fallback = seasonal_naive(histories, horizon, season)  # (K, H)
+    out = {}
+    for name, model in zip(models, fitted, strict=True):
+        f = fc[repr(model)].to_numpy(np.float64).reshape(k, horizon)  # (K, H)
+        bad = ~np.isfinite(f).all(axis=1)
+        if bad.any():
+            f[bad] = fallback[bad]
+            logger.warning(
+                "%s failed or gave NaN on %d of %d series (series %s...); seasonal naive "
+                "used for them",
+                _MODELS[name],
+                int(bad.sum()),
+                k,
+                np.flatnonzero(bad)[:5].tolist(),
+            )
+        out[name] = f
     return out
