@@ -101,7 +101,9 @@ def split_test(
 ) -> tuple[Panel, Panel | None, np.ndarray, dict]:
     """``(train, test, test_origins_back, dropped)``: the training panel, the test panel (the
     last ``test_windows * horizon`` steps of each kept series, or the built-in's), and the
-    report of the series dropped as too short (``{"count", "examples", "min_length"}``).
+    report of the series dropped as too short (``{"count", "examples", "min_length"}``). A
+    built-in keeps every series (the competition scores them all); ``"untrained"`` counts those
+    too short to give a training window.
 
     Raises:
         ValueError: no series is long enough (the message gives the minimum length).
@@ -119,7 +121,14 @@ def split_test(
             + (f", plus {held} test steps" if held else "")
             + "); lower lookback / horizon / test_windows or give longer series"
         )
-    if dropped["count"]:
+    if test is not None:  # a competition scores every series: the short ones are forecast
+        dropped["untrained"], dropped["count"] = dropped["count"], 0  # but give no window
+        if dropped["untrained"]:
+            log.info(
+                "%d of %d series are shorter than %d steps: no training window, forecast from "
+                "their history all the same", dropped["untrained"], len(panel), need,
+            )  # fmt: skip
+    elif dropped["count"]:
         ids = panel.ids[~keep][:_SHOWN]
         dropped["examples"] = [str(i) for i in ids]
         log.info(
@@ -128,8 +137,6 @@ def split_test(
             " ..." if dropped["count"] > _SHOWN else "",
         )  # fmt: skip
         panel = panel.subset(keep)
-        if test is not None:
-            test = test.subset(keep)
     if test is None and held:
         panel, test = panel.split_tail(held)
     return panel, test, keep, dropped

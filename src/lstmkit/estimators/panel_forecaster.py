@@ -11,6 +11,7 @@ every series of ``df``. ``Forecaster.fit(..., id_col=...)`` trains one of these.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -26,9 +27,10 @@ from lstmkit.data.panel.windows import OriginWindows, TrainWindows, gather, trai
 from lstmkit.estimators._base import SavedEstimator, fit_callbacks, resolve_seed
 from lstmkit.estimators._panel_data import CovariateStats, panel_source, read_panel, split_test
 from lstmkit.estimators._panel_scores import score_rows
-from lstmkit.models.panel import PanelConfig, PanelForecastModel
+from lstmkit.models.panel import PanelConfig, PanelEnsemble
 from lstmkit.runs import merge_config
 from lstmkit.train import distributed
+from lstmkit.train.checkpoint import atomic_write_json, load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.progress import epoch_lines
 from lstmkit.train.trainer import EpochCallback, Trainer
@@ -38,7 +40,7 @@ __all__ = ["PanelForecaster"]
 log = logging.getLogger(__name__)
 
 _MODEL = ("hidden", "layers", "cell", "dropout", "backend", "forget_bias", "decoder", "loss",
-          "anchor", "skip")  # fmt: skip
+          "skip")  # fmt: skip
 _TRAIN = tuple(
     f.name for f in fields(TrainConfig) if f.name not in ("seed", "epochs", "val_fraction")
 )
@@ -69,8 +71,10 @@ class PanelForecaster(SavedEstimator):
     quantiles : tuple of float, default (0.1, 0.9)
         The quantile levels forecast (the median is added); the outermost pair is the interval
         scored by coverage and MSIS.
-    anchor : {"none", "last", "season"}, default "none"
-        Direct decoder: the network forecasts corrections to the last value or the seasonal naive.
+    anchor : {"none", "last", "season"} or None, default None
+        Direct decoder: the network forecasts corrections to the last value or the seasonal
+        naive (the last value without a season). None: "season" for the direct decoder (better
+        on M1 than "none", measured), "none" for the autoregressive one and for counts.
     embedding : int, default 0
         Size of a learned series-id embedding (0: none; series unseen in training get zeros).
     skip : bool, default True
@@ -81,6 +85,9 @@ class PanelForecaster(SavedEstimator):
         Only the last ``history`` origins of each series are trained on (None: all).
     samples : int, default 100
         Sample paths of the autoregressive decoder.
+    ensemble : int, default 1
+        Models trained from seeds ``random_state + i``; the point forecast is their median,
+        the quantiles their mean.
     test_windows : int, default 1
         Test origins per series, ``horizon`` apart, at the end of each series (user data).
     val_windows : int, default 1
@@ -101,7 +108,7 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
     """
 
     task = "forecast"
-    module_class = PanelForecastModel
+    module_class = PanelEnsemble
     config_class = PanelConfig
     default_epochs = 30
     fit_hint = "fit(df, target=..., id_col=...)"
@@ -120,12 +127,13 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         decoder: str = "direct",
         loss: str = "pinball",
         quantiles: tuple[float, ...] = (0.1, 0.9),
-        anchor: str = "none",
+        anchor: str | None = None,
         embedding: int = 0,
         skip: bool = True,
         windows_per_series: int | None = None,
         history: int | None = None,
         samples: int = 100,
+        ensemble: int = 1,
         test_windows: int = 1,
         val_windows: int = 1,
         baselines: bool = True,
@@ -163,7 +171,7 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
-        for name, low in (("samples", 1), ("test_windows", 1), ("val_windows", 0),
+        for name, low in (("samples", 1), ("ensemble", 1), ("test_windows", 1), ("val_windows", 0),
                           ("embedding", 0), ("min_steps", 0)):  # fmt: skip
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
@@ -175,7 +183,12 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
 
     def _model_config(self, **kw) -> PanelConfig:
         qs = tuple(float(q) for q in self.quantiles)
-        return PanelConfig(quantiles=qs, embedding=self.embedding,
+        anchor = self.anchor
+        if anchor is None:
+            direct = self.decoder == "direct" and self.loss != "negative-binomial"
+            anchor = "season" if direct else "none"
+        return PanelConfig(quantiles=qs, embedding=self.embedding, anchor=anchor,
+                           members=self.ensemble,
                            num_series=kw.pop("num_series", 1 if self.embedding else 0),
                            **{k: getattr(self, k) for k in _MODEL}, **kw)  # fmt: skip
 
@@ -227,6 +240,7 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         train_s = self.stats_.apply(train)
         self.report_ = dict(panel.report, source=source.name, series_dropped=dropped["count"],
                             dropped_min_length=dropped["min_length"],
+                            series_untrained=dropped.get("untrained", 0),
                             dropped_examples=dropped["examples"])  # fmt: skip
 
         lengths = train.lengths()
@@ -255,24 +269,59 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
             k = np.arange(len(train))
             series = np.repeat(k, self.val_windows)
             back = np.tile(np.arange(self.val_windows, 0, -1), len(train)) * horizon
-            val = OriginWindows(train_s, series, lengths[series] - back, lookback, horizon, 1024)
+            origins = lengths[series] - back
+            ok = origins >= self.min_past_  # a built-in's short series: no validation window
+            val = OriginWindows(train_s, series[ok], origins[ok], lookback, horizon, 1024)
         torch.manual_seed(c.seed)
-        self.model_ = PanelForecastModel(cfg)
+        self.model_ = PanelEnsemble(cfg)
+        self.head_ = self.model_.head
+        self.train_seconds_ = 0.0
         if run_dir is not None and distributed.is_main():
             merge_config(run_dir, self._config_dict())
         log.info("%d series, %d training windows per epoch, %d epochs, look-back %d, horizon %d",
                  len(train), windows.windows, epochs, lookback, horizon)  # fmt: skip
         bar = progress or self.verbose >= 1
-        trainer = Trainer(self.model_, c, self._step_loss, self._evaluate, run_dir, bar,
-                          fit_callbacks(self, epochs, callbacks))  # fmt: skip
-        if resume:
-            trainer.resume_from(Path(run_dir) / "checkpoint.pt")
-        with epoch_lines(self.verbose):
-            trainer.fit(windows, val)
-        self._keep_training_facts(trainer)
+        histories = []
+        for i, member in enumerate(self.model_.members):
+            histories.append(self._fit_member(i, member, c, windows, val, run_dir, bar, resume,
+                                              callbacks))  # fmt: skip
+        self.member_histories_ = histories
+        self.history_ = histories[0] if len(histories) == 1 else [
+            {"member": i, **row} for i, h in enumerate(histories) for row in h
+        ]  # fmt: skip
+        self.model_.eval()
+        if run_dir is not None and len(histories) > 1 and distributed.is_main():
+            save_atomic(self.model_.state_dict(), Path(run_dir) / "model.pt")
         self.test_metrics_ = self._score_test(train, test)
         self.test_metrics_["series_dropped"] = dropped["count"]
         return self
+
+    def _fit_member(self, i, member, c, windows, val, run_dir, bar, resume, callbacks):
+        """Train member i (seed + i); with several members each keeps its checkpoints in
+        ``run_dir/members/<i>``, and a finished one is loaded back on resume."""
+        c = TrainConfig.from_dict(c.to_dict() | {"seed": c.seed + i})
+        folder = run_dir
+        if run_dir is not None and self.model_.config.members > 1:
+            folder = Path(run_dir) / "members" / str(i)
+            if distributed.is_main():
+                folder.mkdir(parents=True, exist_ok=True)
+            done = folder / "done.json"
+            if resume and done.is_file():
+                member.load_state_dict(load_safe(folder / "model.pt"))
+                return json.loads(done.read_text())["history"]
+        torch.manual_seed(c.seed)
+        trainer = Trainer(member, c, self._step_loss, self._evaluate, folder, bar,
+                          fit_callbacks(self, c.epochs, callbacks))  # fmt: skip
+        checkpoint = None if folder is None else Path(folder) / "checkpoint.pt"
+        if resume and checkpoint is not None and checkpoint.is_file():
+            trainer.resume_from(checkpoint)
+        with epoch_lines(self.verbose):
+            trainer.fit(windows, val)
+        self.train_seconds_ += trainer.train_seconds
+        self.best_epoch_, self.clipped_steps_ = trainer.best_epoch, trainer.clip_count
+        if folder is not None and folder != run_dir and distributed.is_main():
+            atomic_write_json(Path(folder) / "done.json", {"history": trainer.history})
+        return trainer.history
 
     def _batch_inputs(self, batch, emb: np.ndarray | None = None):
         y, obs, past, future, static, series, y_next, next_obs = batch
@@ -285,7 +334,7 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
     def _step_loss(self, model, batch):
         inputs, y_next, next_obs = self._batch_inputs(batch)
         out, scale = model(*inputs, y_next=y_next)
-        return self.model_.head.loss(out, y_next, scale, next_obs), len(y_next)
+        return self.head_.loss(out, y_next, scale, next_obs), len(y_next)
 
     def _evaluate(self, model, val: OriginWindows) -> dict[str, float]:
         """Validation: the head's loss; for the direct decoder also sMAPE and a MASE whose scale
@@ -344,20 +393,13 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
             batch = gather(panel_s, series[s], origins[s], cfg.lookback, cfg.horizon, future_after)
             batch = tuple(None if t is None else t.to(device) for t in batch)
             inputs, _, _ = self._batch_inputs(batch, emb)
-            point, paths, out = m.forecast(*inputs, samples=self.samples, generator=gen)
-            points.append(point.float().cpu().numpy())
-            if not levels:
-                continue
-            if paths is not None and paths.shape[1] > 1:
-                q = np.quantile(paths.float().cpu().numpy(), levels, axis=1)  # (Q, N, H)
-                quants.append(np.moveaxis(q, 0, -1))
-            elif out is not None:
-                quants.append(m.head.quantiles(*out, levels).float().cpu().numpy())
-        point = np.concatenate(points).astype(np.float64)
-        if not quants:
+            point, q = m.forecast_quantiles(inputs, levels, samples=self.samples, generator=gen)
+            points.append(point)
+            quants.append(q)
+        point = np.concatenate(points)
+        if quants[0] is None:
             return point, None
-        q = np.sort(np.concatenate(quants).astype(np.float64), axis=-1)  # never crossing
-        return point, q
+        return point, np.concatenate(quants)
 
     def _score_test(self, train: Panel, test: Panel) -> dict:
         full = train.concat_tail(test)
@@ -467,6 +509,7 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         }
 
     def _restore(self, config: dict) -> None:
+        self.head_ = self.model_.head
         n = config["names"]
         self.names_ = PanelNames(
             **{k: tuple(v) if isinstance(v, list) else v for k, v in n.items()}

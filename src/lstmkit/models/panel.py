@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -31,7 +32,14 @@ from lstmkit.kernels.cells import CELLS
 from lstmkit.models.heads import HEADS, make_head
 from lstmkit.nn import BACKENDS, LSTM
 
-__all__ = ["DECODERS", "PANEL_ANCHORS", "PanelConfig", "PanelForecastModel", "window_scale"]
+__all__ = [
+    "DECODERS",
+    "PANEL_ANCHORS",
+    "PanelConfig",
+    "PanelEnsemble",
+    "PanelForecastModel",
+    "window_scale",
+]
 
 DECODERS = ("direct", "autoregressive")
 PANEL_ANCHORS = ("none", "last", "season")
@@ -58,11 +66,12 @@ class PanelConfig:
     anchor: str = "none"  # direct decoder: outputs as corrections to a naive forecast
     season: int = 1
     skip: bool = True  # direct decoder: the scaled look-back also reaches the head
+    members: int = 1  # PanelEnsemble: models trained from different seeds, forecasts combined
     log_scale_center: float = 0.0  # log(scale) is standardised with these (training windows')
     log_scale_spread: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("lookback", "horizon", "hidden", "layers", "season"):
+        for name in ("lookback", "horizon", "hidden", "layers", "season", "members"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -270,9 +279,10 @@ class PanelForecastModel(nn.Module):
         past = self._empty(NS, L, y) if past is None else past.to(y.dtype)
         future = self._empty(NS, L + c.horizon, y) if future is None else future.to(y.dtype)
         win = self._window_inputs(scale, static, series)
-        prev = torch.cat([ys.new_zeros(NS, 1), ys, ys.new_zeros(NS, c.horizon)], dim=1)
-        prev_obs = torch.cat([obs.new_zeros(NS, 1), obs, obs.new_ones(NS, c.horizon)], 1)
-        steps = self._ar_steps(prev, prev_obs, past, future, win)  # (NS, L + H + 1, in)
+        # as in forward: step t holds y[t - 1]; the horizon's values are filled in as drawn
+        prev = torch.cat([ys.new_zeros(NS, 1), ys, ys.new_zeros(NS, c.horizon - 1)], dim=1)
+        prev_obs = torch.cat([obs.new_zeros(NS, 1), obs, obs.new_ones(NS, c.horizon - 1)], 1)
+        steps = self._ar_steps(prev, prev_obs, past, future, win)  # (NS, L + H, in)
         h, state = self.rnn(steps[:, : L + 1])  # the look-back and the first horizon step
         draws = []
         for t in range(c.horizon):
@@ -285,3 +295,50 @@ class PanelForecastModel(nn.Module):
                 h, state = self.rnn(step, state)
         paths = torch.cat(draws, dim=1).view(N, S, c.horizon)  # (N, S, H)
         return paths.median(dim=1).values, paths, None
+
+    @torch.no_grad()
+    def forecast_quantiles(
+        self, inputs: tuple, levels: tuple[float, ...], *, samples: int = 100,
+        generator: torch.Generator | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+        """``(point (N, H), quantiles (N, H, Q) or None)`` as float64 arrays in the data's
+        units: the head's quantiles (direct decoder) or those of the sample paths
+        (autoregressive), sorted so that they never cross."""
+        point, paths, out = self.forecast(*inputs, samples=samples, generator=generator)
+        point = point.double().cpu().numpy()
+        if not levels:
+            return point, None
+        if paths is not None and paths.shape[1] > 1:
+            q = np.moveaxis(np.quantile(paths.double().cpu().numpy(), levels, axis=1), 0, -1)
+        elif out is not None:
+            q = self.head.quantiles(*out, levels).double().cpu().numpy()
+        else:
+            return point, None
+        return point, np.sort(q, axis=-1)
+
+
+class PanelEnsemble(nn.Module):
+    """``config.members`` PanelForecastModels (trained from different seeds); the point
+    forecast is the members' median, the quantiles their mean (as N-BEATS and the M4
+    ensembles combine). With one member it is that member."""
+
+    def __init__(self, config: PanelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.members = nn.ModuleList(PanelForecastModel(config) for _ in range(config.members))
+        self.head = self.members[0].head
+
+    def forward(self, *args, **kwargs):
+        if len(self.members) != 1:
+            raise RuntimeError("an ensemble is trained member by member; call a member")
+        return self.members[0](*args, **kwargs)
+
+    @torch.no_grad()
+    def forecast_quantiles(self, inputs: tuple, levels: tuple[float, ...], **kw):
+        parts = [m.forecast_quantiles(inputs, levels, **kw) for m in self.members]
+        if len(parts) == 1:
+            return parts[0]
+        point = np.median(np.stack([p for p, _ in parts]), axis=0)
+        if parts[0][1] is None:
+            return point, None
+        return point, np.sort(np.mean(np.stack([q for _, q in parts]), axis=0), axis=-1)

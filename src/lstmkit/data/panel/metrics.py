@@ -78,6 +78,10 @@ def _mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 # --- MASE scales --------------------------------------------------------------------------
 
+# a MASE scale at or under this share of the series' mean |y| is rounding noise: a few float32
+# ulps (panels store the target as float32, eps 1.2e-7), far above float64's
+_SCALE_RTOL = 1e-6
+
 
 def _lag_mean(values: np.ndarray, sid: np.ndarray, pos: np.ndarray, lag: np.ndarray, k: int):
     """(K,) mean |y_t - y_{t-lag}| per series (lag per series), skipping NaN; NaN where none."""
@@ -98,8 +102,9 @@ def mase_scales_long(values: np.ndarray, offsets: np.ndarray, season: int) -> np
     Series k is ``values[offsets[k]:offsets[k + 1]]`` (as in :class:`~lstmkit.data.panel.Panel`).
     Its scale is the in-sample mean ``|y_t - y_{t-m}|`` with m = ``season`` when the series is
     longer than the season, else 1. Where that is 0 or undefined (a constant or length-1
-    series) the lag-1 scale is used, else the mean ``|y|``, else 1.0: never 0 or NaN. Pairs with
-    a NaN are skipped.
+    series), or under ``1e-6`` of the series' mean ``|y|`` (rounding noise: a series periodic up
+    to float error, whose MASE would otherwise be error / 1e-14), the lag-1 scale is used, else
+    the mean ``|y|``, else 1.0: never 0 or NaN. Pairs with a NaN are skipped.
 
     Args:
         values: ``(T,)`` the series, concatenated; offsets: ``(K+1,)`` int, from 0 to T.
@@ -119,16 +124,17 @@ def mase_scales_long(values: np.ndarray, offsets: np.ndarray, season: int) -> np
     lengths = np.diff(o)  # (K,)
     sid = np.repeat(np.arange(k), lengths)  # (T,)
     pos = np.arange(v.size) - o[:-1][sid]  # (T,) step within its series
+    a = np.abs(v)
+    ok = ~np.isnan(a)
+    n = np.bincount(sid[ok], minlength=k)
+    level = np.bincount(sid[ok], weights=a[ok], minlength=k) / np.maximum(n, 1)  # (K,)
+    floor = _SCALE_RTOL * level  # (K,) a scale at or under this is rounding noise
     scale = _lag_mean(v, sid, pos, np.where(lengths > season, season, 1), k)
-    use = ~(scale > 0)  # 0 or NaN
+    use = ~(scale > floor)  # 0, NaN or noise
     if use.any() and season > 1:
         scale[use] = _lag_mean(v, sid, pos, np.ones(k, dtype=np.int64), k)[use]
-        use = ~(scale > 0)
+        use = ~(scale > floor)
     if use.any():
-        a = np.abs(v)
-        ok = ~np.isnan(a)
-        n = np.bincount(sid[ok], minlength=k)
-        level = np.bincount(sid[ok], weights=a[ok], minlength=k) / np.maximum(n, 1)
         scale[use] = np.where(level[use] > 0, level[use], 1.0)
     return scale
 
