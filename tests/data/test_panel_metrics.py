@@ -167,3 +167,33 @@ def test_score_panel_keys() -> None:
 def test_errors_name_expected_and_got(call, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call(np.ones((2, 3)))
+
+
+def test_owa_from_forecasts_naive2_is_one_and_the_season_wins_on_seasonal_series() -> None:
+    from lstmkit.data.panel import statbaselines as sb
+
+    t = np.arange(60)
+    whole = [50 * (1 + 0.4 * np.sin(2 * np.pi * (t + k) / 12)) + k for k in range(5)]
+    histories, truth = [y[:48] for y in whole], np.stack([y[48:] for y in whole])
+    scale = pm.mase_scales(histories, 12)
+    n2, snaive = sb.naive2(histories, 12, 12), sb.seasonal_naive(histories, 12, 12)
+    s2, m2 = pm.smape(truth, n2), pm.mase(truth, n2, scale)
+    assert pm.owa(s2, m2, s2, m2) == pytest.approx(1.0)
+    naive = sb.naive(histories, 12)
+    assert pm.owa(pm.smape(truth, naive), pm.mase(truth, naive, scale), s2, m2) > 2.0
+    # an exactly periodic series: the seasonal naive is perfect, and so is Naive2
+    assert np.allclose(pm.mase(truth, snaive, scale), 0.0) and np.allclose(m2, 0.0, atol=1e-9)
+
+
+def test_mase_scale_of_rounding_noise_falls_back() -> None:
+    """A series periodic up to float error has seasonal differences of ~1e-14, not 0: its scale
+    falls back as a constant season's does, so an exact seasonal forecast scores ~0, not ~1."""
+    t = np.arange(48)
+    y = 50 * (1 + 0.4 * np.sin(2 * np.pi * t / 12))  # sin(x + 2 pi) != sin(x) in float64
+    assert 0 < np.abs(y[12:] - y[:-12]).max() < 1e-12
+    lag1 = np.abs(np.diff(y)).mean()
+    assert pm.mase_scales([y], 12) == pytest.approx([lag1])
+    y32 = y.astype(np.float32)  # as a Panel stores it: a few ulps at most
+    assert pm.mase_scales([y32], 12) == pytest.approx([np.abs(np.diff(y32.astype(float))).mean()])
+    # a genuine small seasonal change is kept: a trend of 1e-3 a step, 2.4e-4 of the level a year
+    assert pm.mase_scales([50 + 1e-3 * t], 12) == pytest.approx([0.012])

@@ -290,7 +290,7 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
             {"member": i, **row} for i, h in enumerate(histories) for row in h
         ]  # fmt: skip
         self.model_.eval()
-        if run_dir is not None and len(histories) > 1 and distributed.is_main():
+        if run_dir is not None and distributed.is_main():  # the Trainer's model.pt is a member's
             save_atomic(self.model_.state_dict(), Path(run_dir) / "model.pt")
         self.test_metrics_ = self._score_test(train, test)
         self.test_metrics_["series_dropped"] = dropped["count"]
