@@ -198,14 +198,13 @@ def test_predict_of_a_future_run_needs_every_future_step(promo_run, data, tmp_pa
     assert not out.exists()
 
 
-def test_future_on_a_run_without_future_features_changes_nothing(run, data, tmp_path) -> None:
+def test_future_on_a_run_without_future_features_is_refused(run, data, tmp_path) -> None:
     _future(data.df).to_csv(tmp_path / "future.csv", index=False)
-    plain, given = tmp_path / "plain.csv", tmp_path / "given.csv"
-    assert lstmkit_cli("predict", run.dir, "--input", data.csv, "--output", plain).returncode == 0
+    given = tmp_path / "given.csv"
     r = lstmkit_cli("predict", run.dir, "--input", data.csv, "--future", tmp_path / "future.csv",
                     "--output", given)  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    assert given.read_text() == plain.read_text()
+    _assert_user_error(r, "trained without future_features")
+    assert not given.exists()
 
 
 # --- bad input --------------------------------------------------------------------------------

@@ -326,11 +326,6 @@ def test_save_load_round_trip(fitted, df, tmp_path) -> None:
     assert PanelForecaster.load(run).predict(df).equals(loaded.predict(df))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="from_config passes config.json's lists as options: "
-    "a loaded estimator's quantiles are [0.1, 0.9], not (0.1, 0.9)",
-)
 def test_loaded_parameters_keep_their_types(fitted, tmp_path) -> None:
     loaded = lstmkit.load(fitted.save(tmp_path / "run"))
     assert loaded.get_params() == fitted.get_params()

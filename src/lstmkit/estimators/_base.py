@@ -10,6 +10,7 @@ rebuild it), writes ``_config_dict()`` and restores its own fitted state in ``_r
 
 from __future__ import annotations
 
+import inspect
 import random
 from collections.abc import Sequence
 from dataclasses import fields
@@ -115,6 +116,10 @@ class SavedEstimator(BaseEstimator):
         if config.get("task") != cls.task:
             raise ValueError(f"expected a {cls.task} run, got task {config.get('task')!r}")
         options = {_RENAMED.get(k, k): v for k, v in config.get("options", {}).items()}
+        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+        for k, v in options.items():  # JSON keeps tuples as lists: give them back as tuples
+            if isinstance(v, list) and isinstance(defaults.get(k), tuple):
+                options[k] = tuple(v)
         self = cls(**options)
         self.config_ = cls.config_class.from_dict(config["model"])
         self.model_ = cls.module_class(self.config_)

@@ -19,10 +19,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lstmkit.data.panel import Panel, is_builtin_panel, load_builtin_panel, load_panel
+from lstmkit.data.panel import (
+    Panel,
+    is_builtin_panel,
+    load_builtin_panel,
+    load_panel,
+    shift_times,
+)
 from lstmkit.data.panel.load import panel_from_long, panel_from_wide
 
-__all__ = ["CovariateStats", "PanelSource", "panel_source", "read_panel", "split_test"]
+__all__ = [
+    "CovariateStats",
+    "PanelSource",
+    "long_forecasts",
+    "panel_source",
+    "read_panel",
+    "series_levels",
+    "split_test",
+]
 
 log = logging.getLogger(__name__)
 _SHOWN = 5
@@ -192,3 +206,26 @@ class CovariateStats:
         return cls(
             **{k: tuple(tuple(p) for p in d.get(k, ())) for k in ("past", "future", "static")}
         )
+
+
+def series_levels(panel: Panel) -> np.ndarray:
+    """(K,) each series' mean |y|."""
+    a = np.abs(panel.target.astype(np.float64))
+    total = np.add.reduceat(a, panel.offsets[:-1]) if len(a) else np.zeros(len(panel))
+    return total / np.maximum(panel.lengths(), 1)
+
+
+def long_forecasts(
+    panel: Panel, point: np.ndarray, q: np.ndarray | None, levels: tuple[float, ...]
+) -> pd.DataFrame:
+    """The forecasts ``point (K, H)`` (and ``q (K, H, Q)``) of the steps after every series'
+    end in long format: id, time (continuing each series' frequency), target, ``q<level>``."""
+    n, (K, H) = panel.names, point.shape
+    steps = np.repeat(panel.lengths(), H) + np.tile(np.arange(H), K)
+    times = shift_times(np.repeat(panel.start, H), steps, panel.freq)
+    out = pd.DataFrame({n.id_col or "series": np.repeat(panel.ids, H),
+                        n.time_col or "step": times, n.target: point.reshape(-1)})  # fmt: skip
+    if q is not None:
+        for j, level in enumerate(levels):
+            out[f"q{level:g}"] = q[..., j].reshape(-1)
+    return out

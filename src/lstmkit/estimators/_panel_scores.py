@@ -19,7 +19,7 @@ import pandas as pd
 from lstmkit.data.panel import metrics as pm
 from lstmkit.data.panel import statbaselines as sb
 
-__all__ = ["baseline_forecasts", "score_rows"]
+__all__ = ["baseline_forecasts", "score_rows", "window_scores"]
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +115,16 @@ def score_rows(
     for name, s in seconds.items():
         metrics[f"{name}_seconds"] = float(s)
     return metrics, pd.DataFrame(table), base
+
+
+def window_scores(
+    y: np.ndarray, obs: np.ndarray, truth: np.ndarray, mask: np.ndarray, point: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) sMAPE and (N,) MASE of validation windows, the MASE scaled by each window's own
+    mean absolute step-to-step change over its observed look-back ``y, obs (N, L)`` (the mean
+    |y| where that is 0)."""
+    both = obs[:, 1:] * obs[:, :-1]
+    steps = (np.abs(np.diff(y, axis=1)) * both).sum(1) / np.maximum(both.sum(1), 1)
+    level = np.abs(y * obs).sum(1) / np.maximum(obs.sum(1), 1)
+    scale = np.where(steps > 0, steps, np.maximum(level, 1e-8))
+    return pm.smape(truth, point, mask), pm.mase(truth, point, scale, mask)

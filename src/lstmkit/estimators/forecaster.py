@@ -12,6 +12,7 @@ keyword argument of ``__init__`` (a scikit-learn estimator: ``get_params`` / ``c
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections.abc import Sequence
@@ -53,6 +54,8 @@ _MODEL_OPTIONS = (
     "head_dropout", "quantiles", "bins", "anchor", "per_series",
 )  # fmt: skip
 DEFAULT_EPOCHS = 20
+# Options whose single-series default differs from PanelForecaster's (used unless set).
+_PANEL_OWN = ("layers", "batch_size", "lr", "min_steps", "quantiles", "anchor")
 
 
 def _forecast_config(
@@ -407,10 +410,17 @@ gamma, plateau_patience, clip_norm, patience, device, precision
     def _panel_estimator(self):
         from lstmkit.estimators.panel_forecaster import PanelForecaster
 
-        shared = {k: v for k, v in self.get_params(deep=False).items()
-                  if k in PanelForecaster._get_param_names()}  # fmt: skip
-        shared["quantiles"] = tuple(q for q in self.quantiles if q != 0.5) or (0.1, 0.9)
-        shared.pop("batch_size"), shared.pop("lr"), shared.pop("layers"), shared.pop("min_steps")
+        own = Forecaster._get_param_names()
+        mine = self.get_params(deep=False)
+        defaults = {
+            k: p.default for k, p in inspect.signature(Forecaster.__init__).parameters.items()
+        }
+        # the options both take, except those left at Forecaster's single-series defaults
+        # where the panel model has its own (layers, batch_size, lr, min_steps, quantiles)
+        shared = {k: mine[k] for k in PanelForecaster._get_param_names() if k in own
+                  and not (k in _PANEL_OWN and mine[k] == defaults[k])}  # fmt: skip
+        if "quantiles" in shared:
+            shared["quantiles"] = tuple(q for q in self.quantiles if q != 0.5) or (0.1, 0.9)
         return PanelForecaster(**shared)
 
     def _fit_bins(self, train_target: np.ndarray, bins: int) -> None:

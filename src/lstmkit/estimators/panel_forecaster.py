@@ -25,8 +25,15 @@ import torch
 from lstmkit.data.panel import Panel, PanelNames, future_block, is_builtin_panel
 from lstmkit.data.panel.windows import OriginWindows, TrainWindows, gather, train_origin_range
 from lstmkit.estimators._base import SavedEstimator, fit_callbacks, resolve_seed
-from lstmkit.estimators._panel_data import CovariateStats, panel_source, read_panel, split_test
-from lstmkit.estimators._panel_scores import score_rows
+from lstmkit.estimators._panel_data import (
+    CovariateStats,
+    long_forecasts,
+    panel_source,
+    read_panel,
+    series_levels,
+    split_test,
+)
+from lstmkit.estimators._panel_scores import score_rows, window_scores
 from lstmkit.models.panel import PanelConfig, PanelEnsemble
 from lstmkit.runs import merge_config
 from lstmkit.train import distributed
@@ -247,7 +254,7 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         fit_len = lengths - horizon * self.val_windows  # what training windows may forecast
         lo, hi = train_origin_range(fit_len, horizon, min_past=self.min_past_,
                                     history=self.history)  # fmt: skip
-        level = _series_levels(train)
+        level = series_levels(train)
         logs = np.log(level[level > 0]) if (level > 0).any() else np.zeros(1)
         cfg = self._model_config(
             lookback=lookback, horizon=horizon, season=self.season_,
@@ -337,12 +344,10 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         return self.head_.loss(out, y_next, scale, next_obs), len(y_next)
 
     def _evaluate(self, model, val: OriginWindows) -> dict[str, float]:
-        """Validation: the head's loss; for the direct decoder also sMAPE and a MASE whose scale
-        is the window's own mean absolute step-to-step change."""
-        from lstmkit.data.panel import metrics as pm
-
+        """Validation: the head's loss; for the direct decoder also sMAPE and MASE
+        (:func:`~lstmkit.estimators._panel_scores.window_scores`)."""
         device = next(model.parameters()).device
-        total, n, smapes, mases = 0.0, 0, [], []
+        total, n, scores = 0.0, 0, []
         for batch in val.batches():
             batch = tuple(None if t is None else t.to(device) for t in batch)
             inputs, y_next, next_obs = self._batch_inputs(batch)
@@ -351,20 +356,12 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
             n += len(y_next)
             if self.config_.decoder == "direct":
                 point = model.head.point(out, scale).float().cpu().numpy()
-                truth, mask = y_next.cpu().numpy(), next_obs.cpu().numpy()
-                y, obs = inputs[0].cpu().numpy(), inputs[1].cpu().numpy()
-                steps = np.abs(np.diff(y, axis=1)) * (obs[:, 1:] * obs[:, :-1])
-                denom = np.maximum((obs[:, 1:] * obs[:, :-1]).sum(1), 1)
-                s = steps.sum(1) / denom
-                s = np.where(
-                    s > 0, s, np.maximum(np.abs(y).sum(1) / np.maximum(obs.sum(1), 1), 1e-8)
-                )
-                smapes.append(pm.smape(truth, point, mask))
-                mases.append(pm.mase(truth, point, s, mask))
+                arrays = (t.float().cpu().numpy() for t in (inputs[0], inputs[1], y_next, next_obs))
+                scores.append(window_scores(*arrays, point))
         row = {"loss": total / max(n, 1)}
-        if smapes:
-            row["smape"] = float(np.nanmean(np.concatenate(smapes)))
-            row["mase"] = float(np.nanmean(np.concatenate(mases)))
+        if scores:
+            row["smape"] = float(np.nanmean(np.concatenate([a for a, _ in scores])))
+            row["mase"] = float(np.nanmean(np.concatenate([b for _, b in scores])))
         return row
 
     # ------------------------------------------------------------------ forecasting
@@ -451,25 +448,15 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         forecast) and ``q<level>`` columns. ``future``: the future covariates over those steps
         (the id and time columns and the ``future_features``; ``horizon`` rows per series)."""
         panel = self._panel_like(data)
+        if future is not None and not self.names_.future:
+            raise ValueError("future covariates given, but the model was trained without "
+                             "future_features: it has no use for them")  # fmt: skip
         H = self.horizon_
         after = self.stats_.future_block(future_block(panel, future, H))
         panel_s = self.stats_.apply(panel)
         k = np.arange(len(panel))
         point, q = self._forecast(panel_s, k, panel.lengths(), after if after.shape[2] else None)
-        return self._long(panel, point, q)
-
-    def _long(self, panel: Panel, point: np.ndarray, q: np.ndarray | None) -> pd.DataFrame:
-        from lstmkit.data.panel import shift_times
-
-        n, H, K = panel.names, self.horizon_, len(panel)
-        steps = np.repeat(panel.lengths(), H) + np.tile(np.arange(H), K)
-        times = shift_times(np.repeat(panel.start, H), steps, panel.freq)
-        out = pd.DataFrame({n.id_col or "series": np.repeat(panel.ids, H),
-                            n.time_col or "step": times, n.target: point.reshape(-1)})  # fmt: skip
-        if q is not None:
-            for j, level in enumerate(self.levels_):
-                out[f"q{level:g}"] = q[..., j].reshape(-1)
-        return out
+        return long_forecasts(panel, point, q, self.levels_)
 
     def evaluate(self, data) -> dict:
         """Scores of the forecasts of the last ``horizon`` steps of every series of ``data``
@@ -519,10 +506,3 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         self.min_past_ = config["min_past"]
         self.ids_ = np.array(config["ids"], dtype=object)
         self.stats_ = CovariateStats.from_dict(config["covariates"])
-
-
-def _series_levels(panel: Panel) -> np.ndarray:
-    """(K,) each series' mean |y|."""
-    a = np.abs(panel.target.astype(np.float64))
-    total = np.add.reduceat(a, panel.offsets[:-1]) if len(a) else np.zeros(len(panel))
-    return total / np.maximum(panel.lengths(), 1)
