@@ -58,7 +58,10 @@ def main() -> None:
     t0 = time.perf_counter()
     panel = panel_from_long(df, target="y", id_col="unique_id", time_col="ds")
     del df
-    out["load_seconds"], out["load_peak_gb"] = round(time.perf_counter() - t0, 1), round(peak_gb(), 2)
+    out["load_seconds"], out["load_peak_gb"] = (
+        round(time.perf_counter() - t0, 1),
+        round(peak_gb(), 2),
+    )
     fc = PanelForecaster(horizon=14, epochs=1, windows_per_series=1, baselines=False, verbose=1)
     t0 = time.perf_counter()
     fc.fit(panel)

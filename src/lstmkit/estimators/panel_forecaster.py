@@ -104,7 +104,7 @@ class PanelForecaster(SavedEstimator):
         Score AutoETS and AutoTheta (statsforecast) beside the naive baselines.
     freq, season : the time column's frequency and the season length (None: inferred).
     epochs : int or None, default None
-        None: 30, and at least ``min_steps`` optimizer steps.
+        None: as many as ``min_steps`` optimizer steps take (at least 1).
     min_steps, batch_size, lr, optimizer, momentum, weight_decay, l1, schedule, warmup_epochs, \
 min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, precision
         The Trainer's settings, as for ``lstmkit.Classifier``.
@@ -269,7 +269,7 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         windows = TrainWindows(train_s, lookback, horizon, lo, hi, c.batch_size, per_series)
         epochs = c.epochs
         if self.epochs is None:
-            epochs = max(c.epochs, math.ceil(self.min_steps / max(len(windows), 1)))
+            epochs = max(1, math.ceil(self.min_steps / max(len(windows), 1)))
         self.train_config_ = c = TrainConfig.from_dict(c.to_dict() | {"epochs": epochs})
         val = None
         if self.val_windows:
