@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -148,6 +150,26 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def fit(self, train: TensorBatches, val: TensorBatches | None = None) -> list[dict[str, float]]:
+        """Train; a Ctrl-C stops it with KeyboardInterrupt even where Python would swallow the
+        first one (raised inside a finaliser or a C callback): the next batch re-raises it."""
+        self._interrupted = False
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            return self._fit(train, val)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def _on_sigint(self, signum, frame) -> None:
+        self._interrupted = True
+        raise KeyboardInterrupt
+
+    def _fit(
+        self, train: TensorBatches, val: TensorBatches | None = None
+    ) -> list[dict[str, float]]:
         c = self.config
         step_model = self.model  # what the training steps call: DDP-wrapped in a parallel run
         if self.world_size > 1:
@@ -225,6 +247,8 @@ class Trainer:
             steps += 1
             if bar is not None:
                 bar.set_postfix(loss=f"{total / count:.4f}", lr=f"{lr:.2e}")
+            if getattr(self, "_interrupted", False):  # a Ctrl-C that something swallowed
+                raise KeyboardInterrupt
         self.clip_count += clipped  # the same on every rank (the gradients are averaged)
         if self.world_size > 1:
             total, count = distributed.all_reduce_sums([total, count])  # the whole epoch's mean
