@@ -103,8 +103,14 @@ def test_ctrl_c_after_a_checkpoint_says_how_to_resume(tmp_path):
     cmd = [sys.executable, "-m", "lstmkit", "train", "classify", "--data", "digits",
            "--epochs", "200", "--hidden", "8", "--layers", "1", "--conv-channels", "0",
            "--out", str(out)]  # fmt: skip
+    # a process inherits an ignored SIGINT (earlier tests' torchrun launchers leave pytest's
+    # SIGINT ignored): start the run as a terminal would, with Ctrl-C at its default
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=os.environ | {"OMP_NUM_THREADS": "1"})  # fmt: skip
+                            env=os.environ | {"OMP_NUM_THREADS": "1"},
+                            preexec_fn=default_sigint)  # fmt: skip
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
