@@ -103,6 +103,7 @@ def test_ctrl_c_after_a_checkpoint_says_how_to_resume(tmp_path):
     cmd = [sys.executable, "-m", "lstmkit", "train", "classify", "--data", "digits",
            "--epochs", "200", "--hidden", "8", "--layers", "1", "--conv-channels", "0",
            "--out", str(out)]  # fmt: skip
+
     # a process inherits an ignored SIGINT (earlier tests' torchrun launchers leave pytest's
     # SIGINT ignored): start the run as a terminal would, with Ctrl-C at its default
     def default_sigint() -> None:
