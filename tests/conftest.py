@@ -116,6 +116,15 @@ def _one_thread_for_tiny_tensors(request: pytest.FixtureRequest):
         yield
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch single-threaded for a whole module, its module-scoped trained fixtures included
+    (use with ``pytestmark = pytest.mark.usefixtures("one_thread")``): tiny models train
+    faster on one thread and do not stall when the cores are busy."""
+    with torch_threads(1):
+        yield
+
+
 @contextmanager
 def torch_threads(n: int):
     """torch's intra-op threads set to ``n`` inside, restored after."""

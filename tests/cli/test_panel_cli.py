@@ -15,7 +15,6 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import lstmkit
 from lstmkit.cli.main import main
@@ -29,12 +28,7 @@ SPEC8 = ("series", "series_dropped", "test_smape", "test_mase", "test_owa",
          "test_msis", "test_crps")  # fmt: skip
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def lstmkit_cli(*args) -> SimpleNamespace:

@@ -11,7 +11,6 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -28,13 +27,7 @@ SPEC8 = ("series", "series_dropped", "test_smape", "test_mase", "test_owa",
 NEED = 7 + 2 * H + H  # min_past (one season) + training and validation horizons + the test part
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models train faster on one thread (and do not stall when the cores are busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _panel(k: int = 30, short: int = 2, seed: int = 0) -> pd.DataFrame:
