@@ -72,13 +72,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="rolling-origin evaluation of a forecast run",
         description="Forecast from each of the last K origins (one horizon apart) with the "
         "history before it; prints a table and writes backtest.csv, backtest.json and "
-        "backtest.png.",
+        "backtest.png. On a panel run every series gets its last K origins (counted back from "
+        "its own end) and is scored beside seasonal naive, naive and Naive2.",
     )
     add_run_dir(b, "a forecast run directory")
     b.add_argument("--windows", type=positive_int, default=5, help="origins (default 5)")
     b.add_argument("--data", metavar="SOURCE", help="backtest on this data instead")
     b.add_argument("--refit", action="store_true", help="train a fresh model at every origin")
     b.add_argument("--out", metavar="DIR", help="where the files go (default: RUN_DIR)")
+    b.add_argument("--baselines", action="store_true", help="panel runs: also score AutoETS "
+                   "and AutoTheta (statsforecast; slow)")  # fmt: skip
     b.set_defaults(func=cmd_backtest)
 
 
@@ -388,8 +391,14 @@ def predict_forecast(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from lstmkit.runs import read_config
     from lstmkit.tasks.forecast import backtest_run
 
+    if read_config(args.run_dir).get("panel"):
+        return _backtest_panel(args)
+    if args.baselines:
+        raise ValueError("--baselines applies to panel runs (AutoETS / AutoTheta on every "
+                         "series); this run forecasts one series")  # fmt: skip
     table = backtest_run(
         args.run_dir,
         args.windows,
@@ -402,5 +411,44 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     print(
         f"mean MASE {table['mase'].mean():.3f} (seasonal naive {table['baseline_mase'].mean():.3f})"
     )
+    print(f"wrote backtest.csv, backtest.json, backtest.png to {args.out or args.run_dir}")
+    return 0
+
+
+def _backtest_panel(args: argparse.Namespace) -> int:
+    """``lstmkit backtest`` of a panel run: a line per origin, then the means over every
+    window, beside seasonal naive."""
+    from lstmkit.tasks.panel_backtest import backtest_panel_run
+
+    table = backtest_panel_run(args.run_dir, args.windows, source=args.data, refit=args.refit,
+                               out=Path(args.out) if args.out else None,
+                               statistical=args.baselines)  # fmt: skip
+    s = table.attrs["summary"]
+    print(
+        f"backtest: {s['series']} series, {s['windows']} origin"
+        f"{'s a horizon (' + str(s['horizon']) + ') apart' if s['windows'] > 1 else ''}, "
+        f"{s['rows']} windows" + (", refit at every origin" if s["refit"] else "")
+    )
+    if s["series_fewer_windows"] or s["series_too_short"]:
+        print(f"  {s['series_fewer_windows']} series with fewer windows, "
+              f"{s['series_too_short']} too short for any (under {s['min_history']} steps "
+              "before an origin)")  # fmt: skip
+    print(f"  {'origin':<8}{'windows':>8}{'sMAPE %':>10}{'MASE':>8}"
+          f"{'seasonal naive sMAPE %':>24}{'MASE':>8}")  # fmt: skip
+
+    def line(label: str, n: int, r: dict) -> str:
+        cells = [r.get(k) for k in ("smape", "mase", "baseline_smape", "baseline_mase")]
+        v = [float("nan") if c is None else c for c in cells]
+        return f"  {label:<8}{n:>8}{v[0]:>10.2f}{v[1]:>8.3f}{v[2]:>24.2f}{v[3]:>8.3f}"
+
+    for r in s["origins"]:
+        print(line(f"end-{r['window']}H", r["series"], r))
+    print(line("all", s["rows"], s["mean"]))
+    m = s["mean"]
+    if m.get("smape") is not None and m.get("baseline_mase") is not None:
+        print(
+            f"mean sMAPE {m['smape']:.2f} %, MASE {m['mase']:.3f} (seasonal naive "
+            f"{m['baseline_smape']:.2f} %, {m['baseline_mase']:.3f}) over {s['rows']} windows"
+        )
     print(f"wrote backtest.csv, backtest.json, backtest.png to {args.out or args.run_dir}")
     return 0

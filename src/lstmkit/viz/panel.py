@@ -1,6 +1,6 @@
 """A panel forecaster's test forecasts: a few series (the best, the median and the worst by
 MASE), each with its history, the test truth, lstmkit's forecast and interval and the seasonal
-naive."""
+naive; a panel backtest's mean MASE per origin."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from lstmkit.viz.plots import _figure, _save
 
-__all__ = ["chosen_series", "plot_panel_forecasts"]
+__all__ = ["chosen_series", "plot_panel_backtest", "plot_panel_forecasts"]
 
 
 def chosen_series(mase: np.ndarray, per_group: int = 1) -> list[tuple[str, int]]:
@@ -76,6 +76,29 @@ def plot_panel_forecasts(
         axes[0, 0].legend(fontsize=7, ncol=5, loc="upper left")
     axes[-1, 0].set_xlabel("step")
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return fig
+
+
+def plot_panel_backtest(per_origin: list[dict], path: str | Path, title: str):
+    """A panel backtest: the mean MASE over the series at each origin (k horizons before each
+    series' end, oldest first) of lstmkit and seasonal naive, with the series counted at each.
+    Returns the (closed) Figure."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    x = np.arange(len(per_origin))
+    for key, label, style in (("mase", "lstmkit", "o-"), ("baseline_mase", "seasonal naive",
+                                                           "s--")):  # fmt: skip
+        y = [np.nan if r.get(key) is None else r[key] for r in per_origin]
+        ax.plot(x, y, style, label=label)
+    ax.set_xticks(x, [f"-{r['window']}\n{r['series']} series" for r in per_origin], fontsize=8)
+    ax.set_xlabel("origin (horizons before each series' end)")
+    ax.set_ylabel("mean MASE")
+    ax.axhline(1.0, color="0.7", lw=0.8, ls=":")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
