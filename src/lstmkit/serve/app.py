@@ -2,8 +2,10 @@
 
 ``build_app(run_dir)`` loads the trained estimator (``lstmkit.load``) and registers the endpoint
 of its task only (``POST /predict`` classify, ``POST /forecast`` forecast, ``POST /generate``
-textgen; any other path is a 404). The estimator does all preprocessing, exactly as for
-``lstmkit predict`` / ``generate``; this module turns JSON into its arguments and back.
+textgen; any other path is a 404). A panel run (``PanelForecaster``, one model over many
+series) answers ``POST /forecast`` for every series of a long table in one request. The
+estimator does all preprocessing, exactly as for ``lstmkit predict`` / ``generate``; this module
+turns JSON into its arguments and back.
 
 Every model call runs on one worker thread (:class:`~lstmkit.serve.batching.ModelRunner`), never
 on the event loop; classify requests that arrive together share a forward pass
@@ -60,7 +62,8 @@ def build_app(
     (``Classifier``, ``Forecaster``, ``TextGenerator``).
 
     Args:
-        model: what to serve; a run directory is read with ``lstmkit.load``.
+        model: what to serve; a run directory is read with ``lstmkit.load`` (a panel run
+            gives a ``PanelForecaster``, also served as it is).
         max_body_bytes: larger request bodies get a 413.
         batch_window: classify only: seconds a request waits for others of the same shape to
             share its forward pass (0: no batching).
@@ -86,6 +89,8 @@ def build_app(
         from lstmkit.runs import load
 
         run_dir, model = Path(model), load(model)
+    if getattr(model, "panel_", None) is not None:  # Forecaster.fit(..., id_col=...)
+        model = model.panel_
     task = getattr(model, "task", None)
     if task not in ENDPOINTS:
         raise ValueError(
@@ -93,6 +98,7 @@ def build_app(
             f"Classifier, Forecaster or TextGenerator, or a run directory of one"
         )
     model._check_fitted()
+    panel = _is_panel(model)
     _warm_up(model)
     runner = ModelRunner()
     batcher = None
@@ -110,6 +116,7 @@ def build_app(
         title=f"lstmkit serve: {task}",
         version=__version__,
         description=f"A trained lstmkit {task} model"
+        + (" over many series (a panel)" if panel else "")
         + (f" (run directory `{run_dir}`)" if run_dir else "")
         + f". `POST {ENDPOINTS[task]}` runs it; `GET /health` describes it.",
         lifespan=lifespan,
@@ -135,7 +142,7 @@ def build_app(
             "batching": {"window_ms": batch_window * 1000 if batcher else None} | passes,
         }
 
-    _ROUTES[task](app, model, runner, batcher)
+    (_add_panel_forecast if panel else _ROUTES[task])(app, model, runner, batcher)
     return app
 
 
@@ -170,6 +177,40 @@ def _add_forecast(app, fc, runner, batcher) -> None:
     async def forecast(body: ForecastRequest) -> dict:
         df = _history_frame(body.history)
         table = await _model_call(runner(fc.predict, df))
+        return {"forecast": _table_json(table)}
+
+
+def _add_panel_forecast(app, fc, runner, batcher) -> None:
+    from typing import Annotated
+
+    from fastapi import Body, HTTPException
+
+    from lstmkit.serve.schemas import PanelForecastRequest, PanelForecastResponse
+
+    n, H = fc.names_, fc.horizon_
+    hint = "send {id column: [...], time column: [...], target: [...]} as in the training table"
+    want = [c for c in (n.id_col, n.time_col, *n.future) if c is not None]
+    future_hint = f"send the columns {want}, {H} rows per series after its end"
+    if not n.future:
+        future_hint = "this model takes no future covariates: leave `future` out"
+    examples = _panel_examples(fc)
+    Request = Annotated[PanelForecastRequest, Body(openapi_examples=examples or None)]
+
+    @app.post("/forecast", response_model=PanelForecastResponse,
+              summary="Forecast the next horizon of every series")  # fmt: skip
+    async def forecast(body: Request) -> dict:
+        df = _history_frame(body.history, "history", hint)
+        future = None
+        if body.future is not None:
+            future = _history_frame(body.future, "future", future_hint)
+        elif n.future:
+            raise HTTPException(
+                status_code=422,
+                detail=f"this model needs the future covariates {list(n.future)} over the {H} "
+                f"steps after each series' end: send `future` with the columns {want}, {H} rows "
+                "per series",
+            )
+        table = await _model_call(runner(fc.predict, df, future))
         return {"forecast": _table_json(table)}
 
 
@@ -243,22 +284,53 @@ def _shape(seq: list) -> tuple[int, ...]:
     return (len(seq), widths.pop() if len(widths) == 1 else -1)
 
 
-def _history_frame(history: dict[str, list]):
-    """The history columns as the table ``lstmkit predict`` would read from a CSV."""
+def _history_frame(
+    history: dict[str, list],
+    name: str = "history",
+    hint: str = "send {time column: [...], target: [...]} as in the training table",
+):
+    """The ``name`` columns as the table ``lstmkit predict`` would read from a CSV."""
     import pandas as pd
     from fastapi import HTTPException
 
     if not history:
-        raise HTTPException(
-            status_code=422, detail="history has no columns; send {time column: [...], "
-            "target: [...]} as in the training table",
-        )  # fmt: skip
+        raise HTTPException(status_code=422, detail=f"{name} has no columns; {hint}")
     sizes = {k: len(v) for k, v in history.items()}
     if len(set(sizes.values())) > 1:
         raise HTTPException(
-            status_code=422, detail=f"history columns must all have the same length, got {sizes}"
+            status_code=422, detail=f"{name} columns must all have the same length, got {sizes}"
         )
     return pd.DataFrame(history)
+
+
+def _panel_examples(fc) -> dict[str, dict]:
+    """The OpenAPI example of a panel request in the run's own columns: two of its series,
+    three steps each (and the future covariates over the horizon after them)."""
+    import pandas as pd
+
+    n, H, steps = fc.names_, fc.horizon_, 3
+    ids = [i.item() if hasattr(i, "item") else i for i in fc.ids_[: 2 if n.id_col else 1]]
+    try:
+        times = list(range(steps + H))
+        if fc.freq_:
+            times = pd.date_range("2024-01-01", periods=steps + H, freq=fc.freq_).astype(str)
+            times = times.tolist()
+    except (TypeError, ValueError):  # a frequency pandas cannot lay out: no example
+        return {}
+
+    def table(rows: slice, columns: tuple[str, ...], target: bool) -> dict[str, list]:
+        k = len(range(steps + H)[rows])
+        out = {} if n.id_col is None else {n.id_col: [i for i in ids for _ in range(k)]}
+        if n.time_col is not None:
+            out[n.time_col] = times[rows] * len(ids)
+        if target:
+            out[n.target] = [10.0, 12.0, 11.0] * len(ids)
+        return out | {c: [0.0] * (k * len(ids)) for c in columns}
+
+    value = {"history": table(slice(0, steps), (*n.past, *n.future, *n.static), True)}
+    if n.future:
+        value["future"] = table(slice(steps, steps + H), n.future, False)
+    return {"two series": {"summary": f"{len(ids)} series, {steps} steps each", "value": value}}
 
 
 def _table_json(table) -> dict[str, list]:
@@ -271,8 +343,9 @@ def _table_json(table) -> dict[str, list]:
         if pd.api.types.is_datetime64_any_dtype(s):
             out[str(col)] = s.astype(str).tolist()
         else:
+            values = (v.item() if isinstance(v, np.generic) else v for v in s.tolist())
             out[str(col)] = [
-                None if isinstance(v, float) and not math.isfinite(v) else v for v in s.tolist()
+                None if isinstance(v, float) and not math.isfinite(v) else v for v in values
             ]
     return out
 
@@ -291,6 +364,12 @@ def _warm_up(model) -> None:
         log.warning("warm-up call of the %s model failed: %s", model.task, e)
 
 
+def _is_panel(model) -> bool:
+    from lstmkit.estimators.panel_forecaster import PanelForecaster
+
+    return isinstance(model, PanelForecaster)
+
+
 def _model_info(model, run_dir: Path | None) -> dict[str, Any]:
     """What /health says about the model: parameters and what it reads."""
     cfg = model.config_
@@ -303,6 +382,14 @@ def _model_info(model, run_dir: Path | None) -> dict[str, Any]:
         info |= {"input_size": f.input_size, "classes": model.classes_.tolist()}
         info |= {"cell": f.cell, "hidden": f.hidden, "layers": f.layers}
         info["bidirectional"] = f.bidirectional
+    elif _is_panel(model):
+        n = model.names_
+        info |= {"panel": True, "id_col": n.id_col, "time_col": n.time_col, "target": n.target}
+        info |= {"features": list(n.past), "future_features": list(n.future)}
+        info |= {"static_features": list(n.static), "freq": model.freq_, "season": model.season_}
+        info |= {"series_trained": len(model.ids_), "lookback": model.lookback_}
+        info |= {"horizon": model.horizon_, "quantiles": list(model.levels_)}
+        info |= {"cell": cfg.cell, "hidden": cfg.hidden}
     elif model.task == "forecast":
         f = cfg.features
         info |= dict(model.frame_meta_)

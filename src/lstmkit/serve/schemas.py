@@ -19,6 +19,8 @@ __all__ = [
     "GenerateRequest",
     "GenerateResponse",
     "Health",
+    "PanelForecastRequest",
+    "PanelForecastResponse",
     "PredictRequest",
     "PredictResponse",
 ]
@@ -73,6 +75,37 @@ class ForecastResponse(BaseModel):
         description="column -> values for the horizon after the history's end: the time column "
         "(or `step`), the target (point forecast) and `q<level>` quantile columns, the same "
         "columns `lstmkit predict` writes"
+    )
+
+
+class PanelForecastRequest(_Body):
+    """``POST /forecast`` on a panel run (one model over many series): every series to forecast,
+    in one long table, one list per column as in the training table."""
+
+    history: dict[str, list[Cell]] = Field(
+        description="column -> values in long format, one row per (series, time step): the id "
+        "column, the time column (dates as strings), the target and the covariates the model "
+        "was trained with (a static one repeated on every row of its series); series may differ "
+        "in length and need not be sorted; null marks a missing value. A run trained on a wide "
+        "table (one column per series) takes the wide table",
+        examples=[{"unique_id": ["a", "a", "a", "b", "b", "b"],
+                   "ds": ["2024-01-01", "2024-01-02", "2024-01-03"] * 2,
+                   "y": [10.0, 12.0, 11.0, 200.0, 180.0, 210.0]}],
+    )  # fmt: skip
+    future: dict[str, list[Cell]] | None = Field(
+        default=None,
+        description="runs trained with future covariates only: their values over the horizon "
+        "after each series' end, column -> values: the id and time columns and the future "
+        "covariates, `horizon` rows per series",
+    )
+
+
+class PanelForecastResponse(BaseModel):
+    forecast: dict[str, list[Cell]] = Field(
+        description="column -> values in long format, `horizon` rows per series of the "
+        "history: the id column, the time column (continuing each series' frequency), the "
+        "target (point forecast) and `q<level>` quantile columns, the same columns `lstmkit "
+        "predict` writes for a panel run"
     )
 
 
