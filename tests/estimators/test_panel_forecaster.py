@@ -124,6 +124,54 @@ def test_statsforecast_baselines_are_scored(fitted, long_only) -> None:
     assert m["test_mase"] == pytest.approx(fitted.test_metrics_["test_mase"], rel=1e-6)
 
 
+def test_combine_takes_the_median_with_ets_and_theta(fitted, long_only) -> None:
+    pytest.importorskip("statsforecast")
+    fc = copy.deepcopy(fitted).set_params(combine="median")
+    m = fc.evaluate(long_only)
+    parts = fc.combined_
+    expected = np.median(np.stack([parts["lstm"], parts["ets"], parts["theta"]]), axis=0)
+    np.testing.assert_allclose(fc.last_scored_["point"], expected)
+    assert not np.allclose(expected, parts["lstm"])  # the combination moved the forecast
+    # the LSTM alone is still reported, and scores what the model without combining scores
+    assert m["lstm_mase"] == pytest.approx(fitted.test_metrics_["test_mase"], rel=1e-6)
+    assert {"lstm_mase", "ets_mase", "theta_mase"} <= set(fc.series_metrics_)
+    q = fc.last_scored_["quantiles"]
+    assert (np.diff(q, axis=-1) >= 0).all()  # moved with the point: still ordered
+    out = fc.predict(long_only)
+    assert np.isfinite(out["y"]).all() and len(out) == H * long_only["unique_id"].nunique()
+    mean = copy.deepcopy(fitted).set_params(combine="mean")
+    mean.evaluate(long_only)
+    p = mean.combined_
+    np.testing.assert_allclose(mean.last_scored_["point"], (p["lstm"] + p["ets"] + p["theta"]) / 3)
+
+
+def test_mase_weighting_trains_another_model(fitted, df, monkeypatch) -> None:
+    import lstmkit.estimators.panel_forecaster as module
+
+    seen = []
+    real = module.mase_weights
+    monkeypatch.setattr(module, "mase_weights", lambda *a: seen.append(real(*a)) or seen[-1])
+    fc = PanelForecaster(**FAST, weighting="mase").fit(df, target="y", time_col="ds",
+                                                        id_col="unique_id")  # fmt: skip
+    assert len(seen) == len(fc.history_) * -(-len(seen) // len(fc.history_))  # every step
+    assert float(seen[0].std()) > 0  # the series' noise levels differ: so do the weights
+    assert fc.test_metrics_["test_mase"] != pytest.approx(fitted.test_metrics_["test_mase"])
+    assert fc.test_metrics_["test_mase"] < fitted.test_metrics_["naive_mase"]
+
+
+def test_combine_and_weighting_are_checked() -> None:
+    with pytest.raises(ValueError, match="combine must be one of none, mean, median, got 'max'"):
+        PanelForecaster(combine="max").check_options()
+    with pytest.raises(ValueError, match="weighting must be one of none, mase, got 'x'"):
+        PanelForecaster(weighting="x").check_options()
+
+
+def test_combine_without_statsforecast_names_the_extra(monkeypatch) -> None:
+    monkeypatch.setattr(sb, "has_statsforecast", lambda: False)
+    with pytest.raises(ValueError, match=r"statsforecast: pip install 'lstmkit\[datasets\]'"):
+        PanelForecaster(combine="median").check_options()
+
+
 def test_too_short_series_are_dropped_and_counted(fitted) -> None:
     assert fitted.report_["series_dropped"] == 2
     assert fitted.report_["dropped_examples"] == ["short0", "short1"]

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from lstmkit.models.panel import PanelConfig, PanelForecastModel, window_scale
+from lstmkit.models.heads import make_head
+from lstmkit.models.panel import PanelConfig, PanelForecastModel, mase_weights, window_scale
 
 N, L, H, P, F, S, K = 6, 12, 4, 2, 3, 2, 5  # windows, look-back, horizon, covariates, series
 
@@ -175,3 +176,30 @@ def test_config_round_trips() -> None:
     assert PanelConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.levels == (0.2, 0.8)
     assert PanelConfig(lookback=4, horizon=2, quantiles=(0.9, 0.1)).levels == (0.1, 0.5, 0.9)
+
+
+def test_mase_weights_are_level_over_the_seasonal_difference() -> None:
+    y = torch.tensor([[10.0, 20.0, 12.0, 22.0, 14.0, 24.0],  # lag-2 steps of 2, level 17
+                      [0.0, 5.0, 5.0, 5.0, 5.0, 5.0],  # first step unobserved, flat: floored
+                      [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]])  # fmt: skip
+    obs = torch.ones_like(y)
+    obs[1, 0] = 0.0
+    w = mase_weights(y, obs, season=2, floor=0.01)
+    assert w[0].item() == pytest.approx(17.0 / 2.0)
+    assert w[1].item() == pytest.approx(100.0)
+    assert w[2].item() == pytest.approx((63.0 / 6) / ((3 + 6 + 12 + 24) / 4))
+    # no seasonal pair inside a 2-step window: the lag-1 difference
+    assert mase_weights(y[:, :2], obs[:, :2], season=12)[0].item() == pytest.approx(15.0 / 10.0)
+
+
+def test_head_loss_weights_windows() -> None:
+    head = make_head("pinball", (0.1, 0.9))
+    out = torch.randn(3, 4, len(head.levels))
+    y, scale, mask = torch.rand(3, 4), torch.ones(3), torch.ones(3, 4)
+    per_window = torch.stack([head.loss(out[i : i + 1], y[i : i + 1], scale[:1]) for i in range(3)])
+    w = torch.tensor([1.0, 3.0, 0.0])
+    expected = (per_window * w).sum() / w.sum()
+    assert head.loss(out, y, scale, mask, w).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert head.loss(out, y, scale, mask, torch.ones(3)).item() == pytest.approx(
+        head.loss(out, y, scale, mask).item(), rel=1e-6
+    )

@@ -201,6 +201,12 @@ def _add_panel_args(t: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", choices=["direct", "autoregressive"],
                    help=h("all steps at once, or step by step with sampled paths (DeepAR)",
                           "decoder"))  # fmt: skip
+    p.add_argument("--weighting", choices=["none", "mase"],
+                   help=h("training windows weighted alike, or MASE-like (level over the "
+                          "look-back's seasonal difference)", "weighting"))  # fmt: skip
+    p.add_argument("--combine", choices=["none", "mean", "median"],
+                   help=h("combine the LSTM's forecast with AutoETS and AutoTheta forecasts "
+                          "(statsforecast)", "combine"))  # fmt: skip
     p.add_argument("--embedding", type=_steps, metavar="SIZE",
                    help=h("learned series-id embedding size (0: none)", "embedding"))  # fmt: skip
     p.add_argument("--test-windows", type=positive_int, metavar="K",

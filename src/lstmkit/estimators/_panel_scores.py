@@ -19,16 +19,43 @@ import pandas as pd
 from lstmkit.data.panel import metrics as pm
 from lstmkit.data.panel import statbaselines as sb
 
-__all__ = ["baseline_forecasts", "score_rows", "window_scores"]
+__all__ = ["COMBINE", "baseline_forecasts", "combine_forecasts", "score_rows", "test_origins",
+           "validation_scores",
+           "window_scores", "window_truth"]  # fmt: skip
+
+COMBINE = ("none", "mean", "median")
 
 log = logging.getLogger(__name__)
 
 
+def combine_forecasts(
+    point: np.ndarray, quantiles: np.ndarray | None, stats: dict[str, np.ndarray], how: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The LSTM's ``point (N, H)`` combined with AutoETS' and AutoTheta's (``stats``) by their
+    ``mean`` or ``median`` (the M competitions' lesson: combinations beat their members);
+    ``quantiles (N, H, Q)`` move with the point (shifted alike, so they stay ordered)."""
+    if how not in COMBINE:
+        raise ValueError(f"combine must be one of {', '.join(COMBINE)}, got {how!r}")
+    if how == "none":
+        return point, quantiles
+    parts = np.stack([point, stats["ets"], stats["theta"]])
+    both = np.mean(parts, axis=0) if how == "mean" else np.median(parts, axis=0)
+    if quantiles is None:
+        return both, None
+    return both, quantiles + (both - point)[..., None]
+
+
 def baseline_forecasts(
-    histories: list[np.ndarray], horizon: int, season: int, statistical: bool
+    histories: list[np.ndarray],
+    horizon: int,
+    season: int,
+    statistical: bool,
+    given: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """``({prefix: (N, H)}, {prefix: seconds})`` for ``baseline`` (seasonal naive), ``naive``,
-    ``naive2`` and, with ``statistical`` and statsforecast installed, ``ets`` and ``theta``."""
+    ``naive2`` and, with ``statistical`` and statsforecast installed, ``ets`` and ``theta``
+    (``given``: forecasts already made, e.g. ``{"ets": ..., "theta": ...}``, used as they are
+    and timed as 0)."""
     out, seconds = {}, {}
     for name, make in (
         ("baseline", lambda: sb.seasonal_naive(histories, horizon, season)),
@@ -38,7 +65,11 @@ def baseline_forecasts(
         t0 = time.perf_counter()
         out[name] = np.asarray(make(), dtype=np.float64)
         seconds[name] = time.perf_counter() - t0
-    if statistical and sb.has_statsforecast():
+    if given:
+        for name, f in given.items():
+            out[name] = np.asarray(f, dtype=np.float64)
+            seconds.setdefault(name, 0.0)
+    elif statistical and sb.has_statsforecast():
         t0 = time.perf_counter()
         stats = sb.statistical_forecasts(histories, horizon, season)
         elapsed = time.perf_counter() - t0
@@ -73,16 +104,18 @@ def score_rows(
     levels: tuple[float, ...],
     season: int,
     statistical: bool = True,
+    given: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, float], pd.DataFrame, dict[str, np.ndarray]]:
     """``(metrics, series_table, forecasts)`` of the rows (see the module docstring).
 
     ``rows_series (N,)``: the index into ``ids`` of each row's series; ``quantiles (N, H, Q)``
-    at ``levels`` or None; ``forecasts``: the baselines' (N, H) forecasts by prefix.
+    at ``levels`` or None; ``forecasts``: the baselines' (N, H) forecasts by prefix;
+    ``given``: forecasts made already (scored as baselines under their prefix).
     """
     k = len(ids)
     H = truth.shape[1]
     scale = pm.mase_scales(histories, season)  # (N,) in-sample, before each origin
-    base, seconds = baseline_forecasts(histories, H, season, statistical)
+    base, seconds = baseline_forecasts(histories, H, season, statistical, given)
     table = {"id": ids, "windows": np.bincount(rows_series, minlength=k)}
     metrics: dict[str, float] = {}
 
@@ -128,3 +161,48 @@ def window_scores(
     level = np.abs(y * obs).sum(1) / np.maximum(obs.sum(1), 1)
     scale = np.where(steps > 0, steps, np.maximum(level, 1e-8))
     return pm.smape(truth, point, mask), pm.mase(truth, point, scale, mask)
+
+
+def test_origins(train, test, horizon: int, windows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(series, origins)`` of the test windows: up to ``windows`` origins per series,
+    ``horizon`` apart, from the end of its training part (one where the test part is a single
+    horizon, as a competition's)."""
+    W = windows if test.lengths().max() > horizon else 1
+    per = np.minimum(test.lengths() // horizon, W).clip(min=1)
+    series = np.repeat(np.arange(len(train)), per)
+    j = np.arange(len(series)) - np.repeat(np.cumsum(per) - per, per)
+    return series, train.lengths()[series] + j * horizon
+
+
+def window_truth(full, series: np.ndarray, origins: np.ndarray, horizon: int):
+    """``(truth (N, H), inside (N, H) bool, histories)`` of windows of the ``full`` panel: the
+    values forecast (0 past a series' end, where ``inside`` is False) and each history."""
+    rows = (full.offsets[series] + origins)[:, None] + np.arange(horizon)
+    inside = rows < full.offsets[series + 1][:, None]
+    truth = np.where(inside, full.target[np.minimum(rows, len(full.target) - 1)], 0.0)
+    histories = [full.target[full.offsets[s] : full.offsets[s] + o] for s, o in
+                 zip(series, origins, strict=True)]  # fmt: skip
+    return truth, inside, histories
+
+
+def validation_scores(model, batches, to_inputs, direct: bool) -> dict[str, float]:
+    """The validation row of a member: the head's mean loss over the windows and, for the
+    direct decoder, their mean sMAPE and MASE (:func:`window_scores`). ``to_inputs(batch)``
+    gives ``(inputs, y_next, next_obs)``."""
+    device = next(model.parameters()).device
+    total, n, scores = 0.0, 0, []
+    for batch in batches:
+        batch = tuple(None if t is None else t.to(device) for t in batch)
+        inputs, y_next, next_obs = to_inputs(batch)
+        out, scale = model(*inputs, y_next=y_next)
+        total += float(model.head.loss(out, y_next, scale, next_obs)) * len(y_next)
+        n += len(y_next)
+        if direct:
+            point = model.head.point(out, scale).float().cpu().numpy()
+            arrays = (t.float().cpu().numpy() for t in (inputs[0], inputs[1], y_next, next_obs))
+            scores.append(window_scores(*arrays, point))
+    row = {"loss": total / max(n, 1)}
+    if scores:
+        row["smape"] = float(np.nanmean(np.concatenate([a for a, _ in scores])))
+        row["mase"] = float(np.nanmean(np.concatenate([b for _, b in scores])))
+    return row

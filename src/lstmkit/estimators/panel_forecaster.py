@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -23,6 +24,7 @@ import pandas as pd
 import torch
 
 from lstmkit.data.panel import Panel, PanelNames, future_block, is_builtin_panel
+from lstmkit.data.panel import statbaselines as sb
 from lstmkit.data.panel.windows import OriginWindows, TrainWindows, gather, train_origin_range
 from lstmkit.estimators._base import SavedEstimator, fit_callbacks, resolve_seed
 from lstmkit.estimators._panel_data import (
@@ -33,8 +35,15 @@ from lstmkit.estimators._panel_data import (
     series_levels,
     split_test,
 )
-from lstmkit.estimators._panel_scores import score_rows, window_scores
-from lstmkit.models.panel import PanelConfig, PanelEnsemble
+from lstmkit.estimators._panel_scores import (
+    COMBINE,
+    combine_forecasts,
+    score_rows,
+    test_origins,
+    validation_scores,
+    window_truth,
+)
+from lstmkit.models.panel import PanelConfig, PanelEnsemble, mase_weights
 from lstmkit.runs import merge_config
 from lstmkit.train import distributed
 from lstmkit.train.checkpoint import atomic_write_json, load_safe, save_atomic
@@ -51,6 +60,7 @@ _MODEL = ("hidden", "layers", "cell", "dropout", "backend", "forget_bias", "deco
 _TRAIN = tuple(
     f.name for f in fields(TrainConfig) if f.name not in ("seed", "epochs", "val_fraction")
 )
+_WEIGHTINGS = ("none", "mase")
 _STEPS_PER_EPOCH = 50  # windows_per_series=None: about this many batches per epoch
 
 
@@ -82,6 +92,12 @@ class PanelForecaster(SavedEstimator):
         Direct decoder: the network forecasts corrections to the last value or the seasonal
         naive (the last value without a season). None: "season" for the direct decoder (better
         on M1 than "none", measured), "none" for the autoregressive one and for counts.
+    weighting : {"none", "mase"}, default "none"
+        "mase": each training window's loss is weighted by its level over its look-back's mean
+        absolute seasonal difference, so the loss in scaled units becomes MASE-like.
+    combine : {"none", "mean", "median"}, default "none"
+        Combine the LSTM's point forecast with AutoETS' and AutoTheta's (statsforecast, the
+        ``datasets`` extra) by their mean or median; the quantiles move with the point.
     embedding : int, default 0
         Size of a learned series-id embedding (0: none; series unseen in training get zeros).
     skip : bool, default True
@@ -135,6 +151,8 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         loss: str = "pinball",
         quantiles: tuple[float, ...] = (0.1, 0.9),
         anchor: str | None = None,
+        weighting: str = "none",
+        combine: str = "none",
         embedding: int = 0,
         skip: bool = True,
         windows_per_series: int | None = None,
@@ -183,6 +201,14 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+        if self.weighting not in _WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {', '.join(_WEIGHTINGS)}, "
+                             f"got {self.weighting!r}")  # fmt: skip
+        if self.combine not in COMBINE:
+            raise ValueError(f"combine must be one of {', '.join(COMBINE)}, got {self.combine!r}")
+        if self.combine != "none" and not sb.has_statsforecast():
+            raise ValueError(f"combine={self.combine!r} needs statsforecast: pip install "
+                             "'lstmkit[datasets]' (or combine='none')")  # fmt: skip
         self._model_config(lookback=8, horizon=2, season=1)  # validates the model options
         epochs = self.default_epochs if self.epochs is None else self.epochs
         return TrainConfig(epochs=epochs, seed=seed, val_fraction=0.0,
@@ -341,28 +367,16 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
     def _step_loss(self, model, batch):
         inputs, y_next, next_obs = self._batch_inputs(batch)
         out, scale = model(*inputs, y_next=y_next)
-        return self.head_.loss(out, y_next, scale, next_obs), len(y_next)
+        weight = None
+        if self.weighting == "mase":
+            weight = mase_weights(inputs[0], inputs[1], self.config_.season)
+        return self.head_.loss(out, y_next, scale, next_obs, weight), len(y_next)
 
     def _evaluate(self, model, val: OriginWindows) -> dict[str, float]:
         """Validation: the head's loss; for the direct decoder also sMAPE and MASE
         (:func:`~lstmkit.estimators._panel_scores.window_scores`)."""
-        device = next(model.parameters()).device
-        total, n, scores = 0.0, 0, []
-        for batch in val.batches():
-            batch = tuple(None if t is None else t.to(device) for t in batch)
-            inputs, y_next, next_obs = self._batch_inputs(batch)
-            out, scale = model(*inputs, y_next=y_next)
-            total += float(model.head.loss(out, y_next, scale, next_obs)) * len(y_next)
-            n += len(y_next)
-            if self.config_.decoder == "direct":
-                point = model.head.point(out, scale).float().cpu().numpy()
-                arrays = (t.float().cpu().numpy() for t in (inputs[0], inputs[1], y_next, next_obs))
-                scores.append(window_scores(*arrays, point))
-        row = {"loss": total / max(n, 1)}
-        if scores:
-            row["smape"] = float(np.nanmean(np.concatenate([a for a, _ in scores])))
-            row["mase"] = float(np.nanmean(np.concatenate([b for _, b in scores])))
-        return row
+        return validation_scores(model, val.batches(), self._batch_inputs,
+                                 self.config_.decoder == "direct")  # fmt: skip
 
     # ------------------------------------------------------------------ forecasting
     def _emb_map(self, panel: Panel) -> np.ndarray | None:
@@ -394,31 +408,33 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
             points.append(point)
             quants.append(q)
         point = np.concatenate(points)
-        if quants[0] is None:
-            return point, None
-        return point, np.concatenate(quants)
+        q = None if quants[0] is None else np.concatenate(quants)
+        if self.combine == "none":
+            return point, q
+        t = panel_s.target
+        start = panel_s.offsets[series]
+        histories = [t[a : a + o] for a, o in zip(start, origins, strict=True)]
+        t0 = time.perf_counter()
+        stats = sb.statistical_forecasts(histories, cfg.horizon, self.season_)
+        self.combined_ = {"lstm": point, **stats, "seconds": time.perf_counter() - t0}
+        return combine_forecasts(point, q, stats, self.combine)
 
     def _score_test(self, train: Panel, test: Panel) -> dict:
         full = train.concat_tail(test)
         full_s = self.stats_.apply(full)
-        H, W = self.horizon_, self.test_windows if test.lengths().max() > self.horizon_ else 1
-        n_train = train.lengths()
-        k = np.arange(len(train))
-        windows = np.minimum(test.lengths() // H, W).clip(min=1)
-        series = np.repeat(k, windows)
-        j = np.arange(len(series)) - np.repeat(np.cumsum(windows) - windows, windows)
-        origins = n_train[series] + j * H
+        series, origins = test_origins(train, test, self.horizon_, self.test_windows)
         point, q = self._forecast(full_s, series, origins)
-        rows = (full.offsets[series] + origins)[:, None] + np.arange(H)
-        inside = rows < full.offsets[series + 1][:, None]
-        truth = np.where(inside, full.target[np.minimum(rows, len(full.target) - 1)], 0.0)
-        histories = [full.target[full.offsets[s] : full.offsets[s] + o] for s, o in
-                     zip(series, origins, strict=True)]  # fmt: skip
+        truth, inside, histories = window_truth(full, series, origins, self.horizon_)
+        given = None
+        if self.combine != "none":  # the statistical forecasts made already, and the LSTM's own
+            given = {k: v for k, v in self.combined_.items() if k != "seconds"}
         metrics, table, base = score_rows(
             ids=train.ids, rows_series=series, histories=histories, truth=truth,
             mask=inside.astype(np.float64), point=point, quantiles=q, levels=self.levels_,
-            season=self.season_, statistical=self.baselines,
+            season=self.season_, statistical=self.baselines, given=given,
         )  # fmt: skip
+        if given:
+            metrics["ets_seconds"] = metrics["theta_seconds"] = self.combined_["seconds"] / 2
         self.series_metrics_ = table
         self.last_scored_ = {"series": series, "origins": origins, "point": point,
                              "quantiles": q, "truth": truth, "mask": inside, "baselines": base,

@@ -41,11 +41,21 @@ class Head:
     def __init__(self, quantiles: tuple[float, ...] = ()) -> None:
         self.levels = tuple(quantiles)
 
-    def loss(self, out: Tensor, y: Tensor, scale: Tensor, mask: Tensor | None = None) -> Tensor:
-        """Mean loss over the observed steps; ``y (N, H)`` in the data's units."""
+    def loss(
+        self,
+        out: Tensor,
+        y: Tensor,
+        scale: Tensor,
+        mask: Tensor | None = None,
+        weight: Tensor | None = None,
+    ) -> Tensor:
+        """Mean loss over the observed steps; ``y (N, H)`` in the data's units; ``weight (N,)``
+        each window's weight (None: all 1)."""
         per = self._loss(out, y, scale)  # (N, H)
-        if mask is None:
-            return per.mean()
+        mask = torch.ones_like(per) if mask is None else mask
+        if weight is not None:
+            mask = mask * weight[:, None].to(mask.dtype)
+            return (per * mask).sum() / mask.sum().clamp_min(1e-12)
         return (per * mask).sum() / mask.sum().clamp_min(1)
 
     def _loss(self, out: Tensor, y: Tensor, scale: Tensor) -> Tensor:

@@ -38,6 +38,7 @@ __all__ = [
     "PanelConfig",
     "PanelEnsemble",
     "PanelForecastModel",
+    "mase_weights",
     "window_scale",
 ]
 
@@ -119,6 +120,26 @@ def window_scale(y: Tensor, obs: Tensor) -> Tensor:
     count = obs.sum(1).clamp_min(1)
     scale = total / count
     return torch.where(scale > 0, scale, torch.ones_like(scale))
+
+
+def mase_weights(y: Tensor, obs: Tensor, season: int, floor: float = 0.01) -> Tensor:
+    """(N,) loss weights that turn a loss in window-scaled units into a MASE-like one: each
+    window's scale (mean |y|) over the mean absolute seasonal difference of its observed
+    look-back (lag 1 where no seasonal pair is observed), that ratio floored at ``floor`` (a
+    flat window does not outweigh the rest by more than ``1 / floor``)."""
+    level = window_scale(y, obs)
+    steps = level.new_zeros(len(y))
+    found = torch.zeros(len(y), dtype=torch.bool, device=y.device)
+    for lag in dict.fromkeys((season, 1)):
+        if lag >= y.shape[1]:
+            continue
+        both = obs[:, lag:] * obs[:, :-lag]
+        count = both.sum(1)
+        d = ((y[:, lag:] - y[:, :-lag]).abs() * both).sum(1) / count.clamp_min(1)
+        use = ~found & (count > 0)
+        steps = torch.where(use, d, steps)
+        found = found | use
+    return 1.0 / torch.clamp(steps / level, min=floor)
 
 
 class PanelForecastModel(nn.Module):
