@@ -303,8 +303,9 @@ def _print_panel(metrics: dict, run_dir: Path) -> None:
     )
     owa = "test_owa" in metrics
     print(f"  {'model':<16}{'sMAPE %':>10}{'MASE':>8}" + (f"{'OWA':>8}" if owa else ""))
-    rows = [("lstmkit", "test"), ("seasonal naive", "baseline"), ("naive", "naive"),
-            ("naive2", "naive2"), ("AutoETS", "ets"), ("AutoTheta", "theta")]  # fmt: skip
+    rows = [("lstmkit", "test"), ("  LSTM alone", "lstm"), ("seasonal naive", "baseline"),
+            ("naive", "naive"), ("naive2", "naive2"), ("AutoETS", "ets"),
+            ("AutoTheta", "theta")]  # fmt: skip
     for name, key in rows:
         if metrics.get(f"{key}_smape") is None:
             continue
