@@ -80,7 +80,7 @@ def main() -> None:
               f"{r['statsforecast_seconds']} s")  # fmt: skip
         for label, key in ROWS:
             if r.get(f"{key}_smape") is not None:
-                print(f"  {label:<15} sMAPE {r[f'{key}_smape']:7.2f}  MASE {r[f'{key}_mase']:6.3f}")
+                print(f"  {label:<17} sMAPE {r[f'{key}_smape']:7.2f}  MASE {r[f'{key}_mase']:6.3f}")
         if r.get("test_coverage") is not None:
             print(f"  80% interval coverage {r['test_coverage']:.3f}, MSIS {r['test_msis']:.3f}")
     m3 = [n for n in results if n.startswith("m3-")]
