@@ -21,6 +21,7 @@ import pandas as pd
 
 from lstmkit.data.panel import (
     Panel,
+    PanelNames,
     is_builtin_panel,
     load_builtin_panel,
     load_panel,
@@ -33,6 +34,7 @@ __all__ = [
     "PanelSource",
     "long_forecasts",
     "panel_source",
+    "read_like",
     "read_panel",
     "series_levels",
     "split_test",
@@ -229,3 +231,16 @@ def long_forecasts(
         for j, level in enumerate(levels):
             out[f"q{level:g}"] = q[..., j].reshape(-1)
     return out
+
+
+def read_like(data, names: PanelNames, ids: np.ndarray, freq: str | None) -> Panel:
+    """New data read with a trained model's columns and frequency (``names``; ``ids``: the
+    training series, the columns of a wide table); a Panel is taken as it is."""
+    if isinstance(data, Panel):
+        return data
+    wide = names.id_col == "series" and names.target == "value"
+    wide = wide and "series" not in getattr(data, "columns", ())
+    return read_panel(data, target=list(ids) if wide else names.target, time_col=names.time_col,
+                      id_col=None if wide else names.id_col, features=names.past,
+                      future_features=names.future, static_features=names.static,
+                      freq=freq)  # fmt: skip

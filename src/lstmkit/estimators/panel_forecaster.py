@@ -31,7 +31,7 @@ from lstmkit.estimators._panel_data import (
     CovariateStats,
     long_forecasts,
     panel_source,
-    read_panel,
+    read_like,
     series_levels,
     split_test,
 )
@@ -325,7 +325,9 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         self.model_.eval()
         if run_dir is not None and distributed.is_main():  # the Trainer's model.pt is a member's
             save_atomic(self.model_.state_dict(), Path(run_dir) / "model.pt")
-        self.test_metrics_ = self._score_test(train, test)
+        self.test_metrics_ = {}  # scored by rank 0 alone (the other ranks' are discarded)
+        if distributed.is_main():
+            self.test_metrics_ = self._score_test(train, test)
         self.test_metrics_["series_dropped"] = dropped["count"]
         return self
 
@@ -444,19 +446,7 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
     def _panel_like(self, data) -> Panel:
         """New data read with the training columns (and frequency)."""
         self._check_fitted()
-        n = self.names_
-        if isinstance(data, Panel):
-            return data
-        wide = (
-            n.id_col == "series"
-            and n.target == "value"
-            and "series" not in getattr(data, "columns", ())
-        )
-        target = list(self.ids_) if wide else n.target
-        return read_panel(data, target=target, time_col=n.time_col,
-                          id_col=None if wide else n.id_col, features=n.past,
-                          future_features=n.future, static_features=n.static,
-                          freq=self.freq_)  # fmt: skip
+        return read_like(data, self.names_, self.ids_, self.freq_)
 
     def predict(self, data, future: pd.DataFrame | None = None) -> pd.DataFrame:
         """Long-format forecasts of the ``horizon`` steps after every series of ``data``: the id
