@@ -7,17 +7,15 @@ CSV are checked against MASE computed here from ``predict`` on the data cut at t
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+from tests.cli.inproc import lstmkit_cli
 
 import lstmkit
-from lstmkit.cli.main import main
 from lstmkit.estimators.panel_forecaster import PanelForecaster
 
 H = 7
@@ -28,17 +26,6 @@ COLS = ["--id-col", "unique_id", "--time-col", "ds", "--target", "y", "--horizon
 FILES = {"backtest.csv", "backtest.json", "backtest.png"}
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def lstmkit_cli(*args) -> SimpleNamespace:
-    """``lstmkit ARGS`` in this process: exit code, stdout and stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as e:  # argparse: usage errors
-            code = e.code
-    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def _panel() -> pd.DataFrame:

@@ -7,17 +7,15 @@ ends in a non-zero exit code, one error line on stderr, no traceback and no run 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+from tests.cli.inproc import lstmkit_cli
 
 import lstmkit
-from lstmkit.cli.main import main
 
 H = 7
 TINY = ["--hidden", "8", "--layers", "1", "--epochs", "8", "--batch-size", "64",
@@ -29,17 +27,6 @@ SPEC8 = ("series", "series_dropped", "test_smape", "test_mase", "test_owa",
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def lstmkit_cli(*args) -> SimpleNamespace:
-    """``lstmkit ARGS`` in this process: exit code, stdout and stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as e:  # argparse: usage errors
-            code = e.code
-    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def _assert_user_error(r, needle: str) -> None:
