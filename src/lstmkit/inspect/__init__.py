@@ -11,7 +11,7 @@ estimator: ``gate_trace`` (recorded gates and states), ``forget_stats``, ``hidde
 from lstmkit.inspect.analysis import Analysis, analyse, gate_trace, hidden_grad_norms, saliency
 from lstmkit.inspect.report import Figure, Report, inspect_run
 from lstmkit.inspect.stats import forget_stats
-from lstmkit.inspect.trace import Recording, recording
+from lstmkit.nn.recording import Recording, recording
 
 __all__ = [
     "Analysis",

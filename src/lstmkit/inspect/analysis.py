@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lstmkit.inspect.trace import Recording, recording
 from lstmkit.models import ForecastModel, LanguageModel, SequenceClassifier
+from lstmkit.nn.recording import Recording, recording
 
 __all__ = [
     "LOSSES",

@@ -19,7 +19,7 @@ from lstmkit.inspect.analysis import LOSSES, Analysis, analyse
 from lstmkit.inspect.inputs import INPUTS, Sample
 from lstmkit.inspect.page import write_index
 from lstmkit.inspect.stats import forget_stats, keep_gate
-from lstmkit.inspect.trace import Recording
+from lstmkit.nn.recording import Recording
 
 __all__ = ["CAPTIONS", "Figure", "Report", "inspect_run"]
 

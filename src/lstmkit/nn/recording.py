@@ -3,7 +3,12 @@
 While ``recording(model)`` is active, every ``lstmkit.nn.LSTM`` inside ``model`` runs with
 ``record=True`` (and, with ``probe=True``, with a zero ``probe`` whose gradient is dLoss/dh_t,
 see ``LSTM.forward``) and each call leaves one :class:`Recording`. The model's own forward runs
-unchanged, so any model built on ``lstmkit.nn.LSTM`` can be inspected without code of its own.
+unchanged, so any model built on ``lstmkit.nn.LSTM`` (or made of one by
+:func:`lstmkit.nn.convert`) can be inspected without code of its own.
+
+Differentiable: with ``backend="reference"`` every recorded tensor is part of the graph, so a
+loss on the gates (a saturation penalty) trains; the ``"fused"`` kernels (what ``"auto"`` runs
+when recording) return their gates detached (the states ``c`` and ``h`` stay differentiable).
 
 Example::
 
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from lstmkit.nn import LSTM
+from lstmkit.nn.lstm import LSTM
 
 __all__ = ["SIGMOID_GATES", "TANH_GATES", "Recording", "recording"]
 
