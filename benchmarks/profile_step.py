@@ -70,7 +70,7 @@ def main() -> None:
     x = torch.randn(N, L, I)
     modules = {"torch.nn.LSTM": torch.nn.LSTM(I, H, layers, batch_first=True)}
     for cell in ("lstm", "peephole", "coupled", "gru", "layernorm"):
-        modules[f"fused {cell}"] = LSTM(I, H, layers, cell=cell, backend="fused")
+        modules[f"fused {cell}"] = LSTM(I, H, layers, cell=cell, backend="fused", batch_first=True)
     rate, best = 0.0, {}
     for _ in range(max(1, args.rounds)):
         rate = max(rate, gemm_gflops())  # the machine's limit: the best rate seen

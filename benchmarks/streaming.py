@@ -30,7 +30,7 @@ def main() -> None:
     x = torch.randn(1, I)
     rows = []
     for cell in CELLS:
-        lstm = LSTM(I, H, layers, cell=cell).eval()
+        lstm = LSTM(I, H, layers, cell=cell, batch_first=True).eval()
         stream = LSTMStream(lstm)
         state = [None]
 

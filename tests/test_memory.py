@@ -25,7 +25,7 @@ _SCRIPT = textwrap.dedent(
     from lstmkit.nn import LSTM
     on = keep_freed_memory() if sys.argv[1] == "keep" else False
     torch.manual_seed(0)
-    model, x = LSTM(8, 64, 2, backend=sys.argv[2]), torch.randn(64, 50, 8)
+    model, x = LSTM(8, 64, 2, batch_first=True, backend=sys.argv[2]), torch.randn(64, 50, 8)
     def step():
         model.zero_grad(set_to_none=True)
         model(x)[0].sum().backward()

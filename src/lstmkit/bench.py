@@ -158,7 +158,7 @@ def run_speed(
             if progress:
                 progress(f"{name} {cell} {backend}")
             real = "fused" if backend == "fused-eager" else backend
-            step = _train_step(LSTM(I, H, layers, cell=cell, backend=real), x)
+            step = _train_step(LSTM(I, H, layers, cell=cell, backend=real, batch_first=True), x)
             if backend == "fused-eager":
                 with _loops.eager():
                     tb, to = _time_pair(base, step, max(3, reps // 2))

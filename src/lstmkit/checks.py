@@ -80,7 +80,9 @@ def _parity_one(kind: str, backend: str, dtype: torch.dtype) -> float:
     N, L, I, H, layers = 4, 9, 5, 7, 2
     torch_cls = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
     tm = torch_cls(I, H, layers, batch_first=True, bidirectional=True).to(dtype)
-    lm = LSTM(I, H, layers, cell=kind, bidirectional=True, backend=backend).to(dtype)
+    lm = LSTM(I, H, layers, cell=kind, bidirectional=True, backend=backend, batch_first=True).to(
+        dtype
+    )
     lm.load_state_dict(tm.state_dict(), strict=True)
     x = torch.randn(N, L, I, dtype=dtype)
     lengths = torch.tensor([9, 5, 9, 1])

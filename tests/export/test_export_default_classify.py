@@ -77,7 +77,9 @@ def test_which_native_ops_are_known_to_fail_behind_a_strided_front_end():
     from lstmkit.export.formats import _onnx_native_problem
 
     def model(stride: int, cell: str, layers: int) -> nn.Module:
-        return nn.Sequential(nn.Conv1d(3, 4, 3, stride=stride), LSTM(4, 8, layers, cell=cell))
+        return nn.Sequential(
+            nn.Conv1d(3, 4, 3, stride=stride), LSTM(4, 8, layers, cell=cell, batch_first=True)
+        )
 
     assert _onnx_native_problem(model(1, "gru", 2)) is None  # full length: torch exports it
     assert _onnx_native_problem(model(2, "lstm", 1)) is None  # a one-layer LSTM exports

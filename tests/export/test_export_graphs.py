@@ -100,7 +100,7 @@ def test_onnx_with_lengths_matches_padded_batches(tmp_path):
 
 
 def test_exportable_copies_and_keeps_the_original():
-    lstm = LSTM(3, 4, 2, cell="peephole", bidirectional=True)
+    lstm = LSTM(3, 4, 2, cell="peephole", bidirectional=True, batch_first=True)
     x = torch.randn(2, 5, 3)
     before = lstm(x)[0]
     copy = exportable(torch.nn.Sequential(lstm))

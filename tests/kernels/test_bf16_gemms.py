@@ -42,7 +42,7 @@ def test_bf16_gemms_close_to_float32(cell):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_backward_keeps_the_forwards_choice(cell):
     torch.manual_seed(1)
-    model = LSTM(5, 8, cell=cell, backend="fused")
+    model = LSTM(5, 8, cell=cell, backend="fused", batch_first=True)
     x = torch.randn(7, 3, 5)
     inside = _run(model, x, True, True)
     outside = _run(model, x, True, False)  # backward outside the block: same GEMMs

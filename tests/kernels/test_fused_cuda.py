@@ -32,8 +32,8 @@ def _to(inputs: dict, device) -> dict:
 @pytest.mark.parametrize("cell", CELLS)
 def test_fused_cuda_matches_cpu(parity, cell, dtype):
     torch.manual_seed(0)
-    cpu = LSTM(4, 8, 2, cell=cell, bidirectional=True, backend="fused").to(dtype)
-    gpu = LSTM(4, 8, 2, cell=cell, bidirectional=True, backend="fused").to(dtype)
+    cpu = LSTM(4, 8, 2, cell=cell, bidirectional=True, backend="fused", batch_first=True).to(dtype)
+    gpu = LSTM(4, 8, 2, cell=cell, bidirectional=True, backend="fused", batch_first=True).to(dtype)
     gpu.load_state_dict(cpu.state_dict())
     gpu = gpu.cuda()
     gen = torch.Generator().manual_seed(1)
@@ -59,7 +59,7 @@ def test_fused_cuda_matches_cpu(parity, cell, dtype):
 def test_auto_backend_on_cuda_matches_torch(parity, kind):
     torch.manual_seed(0)
     theirs = getattr(torch.nn, kind.upper())(4, 8, 2, batch_first=True).cuda()
-    ours = LSTM(4, 8, 2, cell=kind, backend="auto").cuda()
+    ours = LSTM(4, 8, 2, cell=kind, backend="auto", batch_first=True).cuda()
     ours.load_state_dict(theirs.state_dict(), strict=True)
     inputs = {"x": torch.randn(3, 7, 4, device="cuda")}
     got = parity.run(ours, parity.rnn, inputs)

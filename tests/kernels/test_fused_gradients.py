@@ -53,7 +53,7 @@ def _gradcheck_model(model: LSTM, N: int, L: int, lengths, hx: bool) -> None:
 @pytest.mark.parametrize("cell", CELLS)
 def test_gradcheck_bidirectional_with_lengths(cell, loops):
     torch.manual_seed(0)
-    model = LSTM(2, 3, 1, cell=cell, bidirectional=True, backend="fused").double()
+    model = LSTM(2, 3, 1, cell=cell, bidirectional=True, backend="fused", batch_first=True).double()
     with _loop_context(loops):
         _gradcheck_model(model, N=2, L=3, lengths=torch.tensor([2, 3]), hx=True)
 
@@ -61,7 +61,7 @@ def test_gradcheck_bidirectional_with_lengths(cell, loops):
 @pytest.mark.parametrize("cell", CELLS)
 def test_gradcheck_two_layers_no_bias(cell):
     torch.manual_seed(1)
-    model = LSTM(2, 3, 2, cell=cell, bias=False, backend="fused").double()
+    model = LSTM(2, 3, 2, cell=cell, bias=False, backend="fused", batch_first=True).double()
     with _loop_context("cpp" if _ext.load() else "eager"):
         _gradcheck_model(model, N=2, L=3, lengths=None, hx=False)
 
@@ -70,7 +70,7 @@ def test_gradcheck_two_layers_no_bias(cell):
 def test_gradcheck_kernel_function_directly(cell):
     """The autograd.Function itself (one layer, one direction, time-major), all its inputs."""
     torch.manual_seed(2)
-    model = LSTM(2, 3, cell=cell, backend="fused").double()
+    model = LSTM(2, 3, cell=cell, backend="fused", batch_first=True).double()
     spec = model.spec
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(3, 2, 2, generator=gen, dtype=torch.float64, requires_grad=True)  # (L, N, I)
@@ -93,8 +93,12 @@ VARIANT_CONFIGS = [
 
 def _pair(cell, layers, bidir, dtype=torch.float32):
     torch.manual_seed(7)
-    fused = LSTM(4, 5, layers, cell=cell, bidirectional=bidir, backend="fused").to(dtype)
-    ref = LSTM(4, 5, layers, cell=cell, bidirectional=bidir, backend="reference").to(dtype)
+    fused = LSTM(
+        4, 5, layers, cell=cell, bidirectional=bidir, backend="fused", batch_first=True
+    ).to(dtype)
+    ref = LSTM(
+        4, 5, layers, cell=cell, bidirectional=bidir, backend="reference", batch_first=True
+    ).to(dtype)
     ref.load_state_dict(fused.state_dict(), strict=True)
     return fused, ref
 
@@ -181,7 +185,7 @@ def test_fused_matches_reference_with_frozen_parameters(parity, cell, frozen):
 def test_bias_gradients_are_separate_tensors(cell):
     """bias_ih and bias_hh share one gradient in the LSTM-family kernels: their .grad must still
     be separate tensors, so an in-place change of one (clipping, weight decay) leaves the other."""
-    model = LSTM(3, 4, cell=cell, backend="fused")
+    model = LSTM(3, 4, cell=cell, backend="fused", batch_first=True)
     out, _ = model(torch.randn(2, 5, 3))
     out.sum().backward()
     before = model.bias_hh_l0.grad.clone()
@@ -192,7 +196,7 @@ def test_bias_gradients_are_separate_tensors(cell):
 @pytest.mark.parametrize("cell", ["lstm", "peephole", "coupled", "gru", "layernorm"])
 def test_second_derivative_is_a_clear_error(cell):
     """The hand-written backward is first order only: double backward says so."""
-    m = LSTM(3, 4, cell=cell, backend="fused")
+    m = LSTM(3, 4, cell=cell, backend="fused", batch_first=True)
     x = torch.randn(2, 5, 3, requires_grad=True)
     (g,) = torch.autograd.grad(m(x)[0].square().sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="differentiate twice"):

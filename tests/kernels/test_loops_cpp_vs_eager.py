@@ -206,7 +206,7 @@ _NO_EXT_SCRIPT = textwrap.dedent(
     for kind, ref_cls in (("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)):
         torch.manual_seed(0)
         theirs = ref_cls(3, 4, 2, batch_first=True, bidirectional=True)
-        ours = LSTM(3, 4, 2, cell=kind, bidirectional=True, backend="fused")
+        ours = LSTM(3, 4, 2, batch_first=True, bidirectional=True, cell=kind, backend="fused")
         ours.load_state_dict(theirs.state_dict(), strict=True)
         xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
         oa, sa = ours(xa)

@@ -57,7 +57,7 @@ def test_lstm_under_cpu_autocast(backend, cell, onednn_bf16):
 
 def test_bf16_lstm_with_lengths(onednn_bf16):
     torch.manual_seed(1)
-    m = LSTM(4, 6, num_layers=2, bidirectional=True)
+    m = LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=True)
     x = torch.randn(5, 9, 4)
     lengths = torch.tensor([9, 3, 6, 1, 9])
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -79,4 +79,4 @@ def test_cell_under_cpu_autocast():
 
 def test_dtype_mismatch_without_autocast_is_still_an_error():
     with pytest.raises(TypeError, match="does not match the parameters' dtype"):
-        LSTM(4, 5)(torch.randn(3, 2, 4, dtype=torch.bfloat16))
+        LSTM(4, 5, batch_first=True)(torch.randn(3, 2, 4, dtype=torch.bfloat16))

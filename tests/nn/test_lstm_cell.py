@@ -71,7 +71,7 @@ def _unrolled(cell: LSTMCell):
 def test_cell_steps_reproduce_lstm(parity, cell, state):
     """LSTMCell with LSTM's layer-0 weights, one step per time step: same outputs and grads."""
     torch.manual_seed(0)
-    layer = LSTM(I, H, cell=cell, backend="fused")
+    layer = LSTM(I, H, cell=cell, backend="fused", batch_first=True)
     step = LSTMCell(I, H, cell=cell)
     step.load_state_dict({k.removesuffix("_l0"): v for k, v in layer.state_dict().items()},
                          strict=True)  # fmt: skip

@@ -61,13 +61,13 @@ FORWARD_ERRORS = [
                          [pytest.param(*e[1:], id=e[0]) for e in FORWARD_ERRORS])  # fmt: skip
 @pytest.mark.parametrize("backend", ["auto", "fused"])
 def test_forward_rejects_bad_input(call, exc, pattern, backend):
-    model = LSTM(I, H, backend=backend)
+    model = LSTM(I, H, backend=backend, batch_first=True)
     with pytest.raises(exc, match=pattern):
         call(model)
 
 
 def test_gru_h0_wrong_shape():
-    model = LSTM(I, H, cell="gru")
+    model = LSTM(I, H, cell="gru", batch_first=True)
     with pytest.raises(ValueError, match=r"h0 must have shape \(1, 2, 5\), got \(2, 2, 5\)"):
         model(_x(N, L, I), _x(2, N, H))
 
@@ -125,22 +125,22 @@ def test_cell_rejects_bad_input():
 
 def test_lengths_float_list_is_rejected():
     with pytest.raises(TypeError, match=r"integer"):
-        LSTM(I, H)(_x(N, L, I), lengths=[2.5, 6])
+        LSTM(I, H, batch_first=True)(_x(N, L, I), lengths=[2.5, 6])
 
 
 def test_num_layers_bool_is_rejected():
     with pytest.raises(ValueError, match=r"num_layers must be a positive integer, got True"):
-        LSTM(I, H, True)
+        LSTM(I, H, True, batch_first=True)
 
 
 def test_dropout_not_a_number_names_dropout():
     with pytest.raises((ValueError, TypeError), match=r"dropout"):
-        LSTM(I, H, dropout="x")
+        LSTM(I, H, dropout="x", batch_first=True)
 
 
 def test_forget_bias_without_bias_is_rejected():
     with pytest.raises(ValueError, match=r"forget_bias"):
-        LSTM(I, H, bias=False, forget_bias=1.0)
+        LSTM(I, H, bias=False, forget_bias=1.0, batch_first=True)
 
 
 def test_cell_state_of_wrong_shape_is_value_error():

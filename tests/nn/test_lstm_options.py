@@ -20,7 +20,7 @@ def _suffixes(layers: int, bidir: bool) -> list[str]:
 @pytest.mark.parametrize("cell", list(FORGET_BLOCK))
 def test_forget_bias_sets_forget_block(cell):
     torch.manual_seed(0)
-    model = LSTM(I, H, 2, cell=cell, bidirectional=True, forget_bias=1.0)
+    model = LSTM(I, H, 2, cell=cell, bidirectional=True, forget_bias=1.0, batch_first=True)
     fb = FORGET_BLOCK[cell]
     bound = 1 / H**0.5
     for sfx in _suffixes(2, True):
@@ -36,7 +36,7 @@ def test_forget_bias_sets_forget_block(cell):
 @pytest.mark.parametrize("cell", ["lstm", "peephole", "coupled"])
 def test_forget_bias_drives_the_forget_gate(cell):
     """With zero weights, the recorded forget gate at t=0 is σ(forget_bias) (so the right block)."""
-    model = LSTM(I, H, cell=cell, forget_bias=2.0)
+    model = LSTM(I, H, cell=cell, forget_bias=2.0, batch_first=True)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "weight" in name:
@@ -48,7 +48,7 @@ def test_forget_bias_drives_the_forget_gate(cell):
 
 def test_forget_bias_none_keeps_torch_init():
     torch.manual_seed(0)
-    model = LSTM(I, H)
+    model = LSTM(I, H, batch_first=True)
     b = model.bias_ih_l0.detach().view(4, H)[1]
     assert not torch.equal(b, torch.ones(H)) and b.abs().max() <= 1 / H**0.5
 
@@ -56,7 +56,9 @@ def test_forget_bias_none_keeps_torch_init():
 @pytest.mark.parametrize("cell", list(BLOCKS))
 def test_orthogonal_recurrent_init(cell):
     torch.manual_seed(0)
-    model = LSTM(I, H, 2, cell=cell, bidirectional=True, recurrent_init="orthogonal")
+    model = LSTM(
+        I, H, 2, cell=cell, bidirectional=True, recurrent_init="orthogonal", batch_first=True
+    )
     eye = torch.eye(H)
     for sfx in _suffixes(2, True):
         w = getattr(model, f"weight_hh{sfx}").detach()
@@ -66,13 +68,15 @@ def test_orthogonal_recurrent_init(cell):
             assert torch.allclose(block @ block.T, eye, atol=1e-5), sfx
             assert torch.allclose(block.T @ block, eye, atol=1e-5), sfx
         assert not torch.allclose(blocks[0], blocks[1])  # each block drawn on its own
-    uniform = LSTM(I, H, cell=cell).weight_hh_l0.detach().chunk(BLOCKS[cell])[0]
+    uniform = LSTM(I, H, cell=cell, batch_first=True).weight_hh_l0.detach().chunk(BLOCKS[cell])[0]
     assert not torch.allclose(uniform @ uniform.T, eye, atol=1e-2)
 
 
 def _dropout_model(backend, dropout=0.5, layers=3):
     torch.manual_seed(0)
-    return LSTM(I, H, layers, dropout=dropout, bidirectional=True, backend=backend)
+    return LSTM(
+        I, H, layers, dropout=dropout, bidirectional=True, backend=backend, batch_first=True
+    )
 
 
 @pytest.mark.parametrize("backend", ["fused", "reference", "auto"])
@@ -117,8 +121,8 @@ def test_dropout_scales_kept_units_on_fused():
     """Inverted dropout between layers: layer 1 reads layer 0's output with each unit either
     zeroed or scaled by 1/(1-p); replaying layer 1 on that input reproduces the output."""
     torch.manual_seed(0)
-    model = LSTM(I, H, 2, dropout=0.5, backend="fused").train()
-    layer1 = LSTM(H, H, 1, backend="reference")
+    model = LSTM(I, H, 2, dropout=0.5, backend="fused", batch_first=True).train()
+    layer1 = LSTM(H, H, 1, backend="reference", batch_first=True)
     layer1.load_state_dict({k.replace("_l1", "_l0"): v for k, v in model.state_dict().items()
                             if k.endswith("_l1")})  # fmt: skip
     x = torch.randn(N, L, I)
@@ -146,7 +150,7 @@ VARIANT_PARAMS = {
 
 @pytest.mark.parametrize("cell", list(VARIANT_PARAMS))
 def test_variant_parameter_names_and_shapes(cell):
-    model = LSTM(I, H, 2, cell=cell, bidirectional=True)
+    model = LSTM(I, H, 2, cell=cell, bidirectional=True, batch_first=True)
     got = {n: tuple(p.shape) for n, p in model.named_parameters()}
     want = {}
     for sfx in _suffixes(2, True):
@@ -158,7 +162,7 @@ def test_variant_parameter_names_and_shapes(cell):
 
 
 def test_layernorm_gains_start_at_one_and_shifts_at_zero():
-    model = LSTM(I, H, cell="layernorm")
+    model = LSTM(I, H, cell="layernorm", batch_first=True)
     assert torch.equal(model.ln_gates_weight_l0, torch.ones(4 * H))
     assert torch.equal(model.ln_cell_weight_l0, torch.ones(H))
     assert torch.equal(model.ln_gates_bias_l0, torch.zeros(4 * H))
@@ -166,16 +170,16 @@ def test_layernorm_gains_start_at_one_and_shifts_at_zero():
 
 
 def test_bias_false_has_no_bias_parameters():
-    model = LSTM(I, H, 2, cell="peephole", bias=False)
+    model = LSTM(I, H, 2, cell="peephole", bias=False, batch_first=True)
     assert not [n for n, _ in model.named_parameters() if "bias" in n]
 
 
 @pytest.mark.parametrize("cell", list(VARIANT_PARAMS))
 def test_state_dict_round_trip(cell):
     torch.manual_seed(0)
-    a = LSTM(I, H, 2, cell=cell, bidirectional=True, backend="fused")
+    a = LSTM(I, H, 2, cell=cell, bidirectional=True, backend="fused", batch_first=True)
     torch.manual_seed(1)
-    b = LSTM(I, H, 2, cell=cell, bidirectional=True, backend="reference")
+    b = LSTM(I, H, 2, cell=cell, bidirectional=True, backend="reference", batch_first=True)
     x = torch.randn(N, L, I)
     with torch.no_grad():
         assert not torch.allclose(a(x)[0], b(x)[0])
@@ -186,13 +190,24 @@ def test_state_dict_round_trip(cell):
 
 
 def test_variant_state_dict_does_not_load_into_plain_lstm():
-    peephole = LSTM(I, H, cell="peephole")
+    peephole = LSTM(I, H, cell="peephole", batch_first=True)
     with pytest.raises(RuntimeError, match="weight_peephole_l0"):
-        LSTM(I, H).load_state_dict(peephole.state_dict(), strict=True)
+        LSTM(I, H, batch_first=True).load_state_dict(peephole.state_dict(), strict=True)
 
 
 def test_extra_repr_names_the_configuration():
-    text = repr(LSTM(I, H, 2, cell="coupled", bidirectional=True, dropout=0.25, backend="fused"))
+    text = repr(
+        LSTM(
+            I,
+            H,
+            2,
+            cell="coupled",
+            bidirectional=True,
+            dropout=0.25,
+            backend="fused",
+            batch_first=True,
+        )
+    )
     for part in ("3, 4", "num_layers=2", "cell='coupled'", "bidirectional=True",
                  "dropout=0.25", "backend='fused'"):  # fmt: skip
         assert part in text, text

@@ -20,7 +20,7 @@ def test_probe_gradient_is_the_total_hidden_gradient(cell):
     """One layer, one direction: d loss / d probe equals autograd's gradient w.r.t. each step's
     h in a plain torch loop (the h node that feeds both the output and the next step)."""
     torch.manual_seed(0)
-    lstm = LSTM(I, H, cell=cell).double()
+    lstm = LSTM(I, H, cell=cell, batch_first=True).double()
     x = torch.randn(N, L, I, dtype=torch.float64)
     w = torch.randn(N, L, H, dtype=torch.float64)
     probe = torch.zeros(1, 1, N, L, H, dtype=torch.float64, requires_grad=True)
@@ -47,7 +47,7 @@ def test_probe_gradient_matches_finite_differences_stacked_bidirectional_padded(
     of the loss w.r.t. a perturbation of h_t (checked by central differences), zero at padded
     steps, and a zero probe leaves every output unchanged."""
     torch.manual_seed(1)
-    lstm = LSTM(I, H, 2, bidirectional=True).double()
+    lstm = LSTM(I, H, 2, bidirectional=True, batch_first=True).double()
     x = torch.randn(N, L, I, dtype=torch.float64)
     w = torch.randn(N, L, 2 * H, dtype=torch.float64)
     shape = (2, 2, N, L, H)
@@ -78,6 +78,6 @@ def test_probe_gradient_matches_finite_differences_stacked_bidirectional_padded(
 
 
 def test_probe_shape_is_checked():
-    lstm = LSTM(I, H)
+    lstm = LSTM(I, H, batch_first=True)
     with pytest.raises(ValueError, match=r"probe must have shape \(1, 1, 3, 6, 4\)"):
         lstm(torch.randn(N, L, I), probe=torch.zeros(1, 1, N, L + 1, H))

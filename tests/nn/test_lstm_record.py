@@ -17,7 +17,7 @@ TOL = 1e-6
 
 def _record(cell, layers=2, bidir=True, backend="fused", lengths=None, hx=False, seed=0):
     torch.manual_seed(seed)
-    model = LSTM(I, H, layers, cell=cell, bidirectional=bidir, backend=backend)
+    model = LSTM(I, H, layers, cell=cell, bidirectional=bidir, backend=backend, batch_first=True)
     gen = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(N, L, I, generator=gen)
     D = 2 if bidir else 1
@@ -99,7 +99,7 @@ def test_reverse_direction_is_forward_time_ordered(cell):
     """The reverse direction's record equals a 1-layer forward model with the reverse weights run
     on the time-flipped sequence, flipped back."""
     model, x, _, _, _, _, rec = _record(cell, layers=1)
-    fwd = LSTM(I, H, 1, cell=cell, backend="reference")
+    fwd = LSTM(I, H, 1, cell=cell, backend="reference", batch_first=True)
     fwd.load_state_dict({k.replace("_reverse", ""): v for k, v in model.state_dict().items()
                          if k.endswith("_reverse")})  # fmt: skip
     with torch.no_grad():
@@ -112,7 +112,7 @@ def test_reverse_direction_is_forward_time_ordered(cell):
 def test_reverse_direction_with_lengths(cell):
     """With lengths the reverse direction starts at each sequence's last valid step."""
     model, x, _, _, _, _, rec = _record(cell, layers=1, lengths=LENGTHS)
-    fwd = LSTM(I, H, 1, cell=cell, backend="reference")
+    fwd = LSTM(I, H, 1, cell=cell, backend="reference", batch_first=True)
     fwd.load_state_dict({k.replace("_reverse", ""): v for k, v in model.state_dict().items()
                          if k.endswith("_reverse")})  # fmt: skip
     for n, length in enumerate(LENGTHS.tolist()):
@@ -146,7 +146,7 @@ def test_fused_and_reference_record_the_same(cell):
 def test_record_is_differentiable_on_fused_backend():
     """Recording must not break training: the loss through the output still backpropagates."""
     torch.manual_seed(0)
-    model = LSTM(I, H, 1, backend="fused")
+    model = LSTM(I, H, 1, backend="fused", batch_first=True)
     x = torch.randn(N, L, I, requires_grad=True)
     out, _, _ = model(x, record=True)
     out.sum().backward()
@@ -155,7 +155,7 @@ def test_record_is_differentiable_on_fused_backend():
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_record_on_torch_backend_raises(cell):
-    model = LSTM(I, H, cell=cell, backend="torch")
+    model = LSTM(I, H, cell=cell, backend="torch", batch_first=True)
     with pytest.raises(ValueError, match=r"record=True needs lstmkit's kernels.*backend='auto'"):
         model(torch.randn(N, L, I), record=True)
 
@@ -185,6 +185,6 @@ def test_record_in_float64_matches_float32(cell):
 
 
 def test_record_false_returns_two_items():
-    model = LSTM(I, H, backend="fused")
+    model = LSTM(I, H, backend="fused", batch_first=True)
     result = model(torch.randn(N, L, I))
     assert len(result) == 2

@@ -14,7 +14,7 @@ CELLS = ["lstm", "peephole", "coupled", "gru", "layernorm"]
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_steps_equal_the_whole_sequence(cell, dtype):
     torch.manual_seed(0)
-    lstm = LSTM(3, 7, num_layers=3, cell=cell, dropout=0.3).to(dtype).eval()
+    lstm = LSTM(3, 7, num_layers=3, cell=cell, dropout=0.3, batch_first=True).to(dtype).eval()
     x = torch.randn(4, 9, 3, dtype=dtype)
     with torch.no_grad():
         out, (h_n, c_n) = lstm(x)
@@ -31,7 +31,7 @@ def test_steps_equal_the_whole_sequence(cell, dtype):
 
 def test_continues_from_a_given_state_and_resets():
     torch.manual_seed(1)
-    lstm = LSTM(2, 5, num_layers=2).eval()
+    lstm = LSTM(2, 5, num_layers=2, batch_first=True).eval()
     x = torch.randn(1, 12, 2)
     with torch.no_grad():
         _, state = lstm(x[:, :8])  # the first 8 steps, as a batch
@@ -45,7 +45,7 @@ def test_continues_from_a_given_state_and_resets():
 
 
 def test_gradients_flow_through_steps():
-    lstm = LSTM(2, 4, cell="peephole")
+    lstm = LSTM(2, 4, cell="peephole", batch_first=True)
     stream = LSTMStream(lstm)
     loss = sum(stream.step(torch.randn(3, 2)).sum() for _ in range(3))
     loss.backward()
@@ -54,10 +54,10 @@ def test_gradients_flow_through_steps():
 
 def test_bad_input():
     with pytest.raises(ValueError, match="bidirectional LSTM cannot stream"):
-        LSTMStream(LSTM(2, 4, bidirectional=True))
+        LSTMStream(LSTM(2, 4, bidirectional=True, batch_first=True))
     with pytest.raises(TypeError, match=r"needs a lstmkit\.nn\.LSTM"):
         LSTMStream(torch.nn.LSTM(2, 4))
-    stream = LSTMStream(LSTM(2, 4))
+    stream = LSTMStream(LSTM(2, 4, batch_first=True))
     with pytest.raises(ValueError, match=r"shape \(N, 2\), got \(3, 5\)"):
         stream.step(torch.randn(3, 5))
     with pytest.raises(ValueError, match="shape"):

@@ -105,7 +105,7 @@ def test_parity_float64(parity, kind, backend, cfg):
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_parameter_names_and_shapes_match_torch(kind):
-    ours = LSTM(I, H, 2, cell=kind, bidirectional=True)
+    ours = LSTM(I, H, 2, cell=kind, bidirectional=True, batch_first=True)
     theirs = TORCH_RNN[kind](I, H, 2, bidirectional=True)
     got = {n: tuple(p.shape) for n, p in ours.named_parameters()}
     want = {n: tuple(p.shape) for n, p in theirs.named_parameters()}
@@ -114,7 +114,7 @@ def test_parameter_names_and_shapes_match_torch(kind):
 
 def test_lengths_as_list_equal_lengths_as_tensor(parity):
     torch.manual_seed(0)
-    model = LSTM(I, H, 2, bidirectional=True, backend="fused")
+    model = LSTM(I, H, 2, bidirectional=True, backend="fused", batch_first=True)
     x = torch.randn(N, L, I)
     a = parity.run(model, parity.rnn, {"x": x}, lengths=LENGTHS)
     b = parity.run(model, parity.rnn, {"x": x}, lengths=LENGTHS.tolist())
@@ -124,7 +124,7 @@ def test_lengths_as_list_equal_lengths_as_tensor(parity):
 def test_full_lengths_equal_no_lengths(parity):
     """lengths == L everywhere must give exactly what no lengths gives."""
     torch.manual_seed(0)
-    model = LSTM(I, H, 2, bidirectional=True, backend="fused")
+    model = LSTM(I, H, 2, bidirectional=True, backend="fused", batch_first=True)
     x = torch.randn(N, L, I)
     a = parity.run(model, parity.rnn, {"x": x}, lengths=torch.full((N,), L))
     b = parity.run(model, parity.rnn, {"x": x})
@@ -137,7 +137,7 @@ def test_full_lengths_equal_no_lengths(parity):
 def test_parity_tiny_sizes(parity, kind, backend, n, length):
     torch.manual_seed(0)
     theirs = TORCH_RNN[kind](I, H, 2, batch_first=True, bidirectional=True)
-    ours = LSTM(I, H, 2, cell=kind, bidirectional=True, backend=backend)
+    ours = LSTM(I, H, 2, cell=kind, bidirectional=True, backend=backend, batch_first=True)
     ours.load_state_dict(theirs.state_dict(), strict=True)
     inputs = {"x": torch.randn(n, length, I)}
     lens = torch.full((n,), length)
@@ -149,7 +149,7 @@ def test_parity_tiny_sizes(parity, kind, backend, n, length):
 def _padding_run(parity, kind, backend, pad_value):
     """Outputs and gradients of a loss on the valid steps only, padding filled with pad_value."""
     torch.manual_seed(0)
-    model = LSTM(I, H, 2, cell=kind, bidirectional=True, backend=backend)
+    model = LSTM(I, H, 2, cell=kind, bidirectional=True, backend=backend, batch_first=True)
     x = torch.randn(N, L, I)
     padded = torch.arange(L)[None, :] >= LENGTHS[:, None]  # (N, L)
     x[padded] = pad_value
@@ -189,3 +189,39 @@ def test_nan_padding_does_not_leak(parity, kind, backend):
     want = _padding_run(parity, kind, backend, 0.0)
     assert torch.count_nonzero(got["padded"]) == 0, "padded outputs must be exactly zero"
     parity.check(got, want, 1e-6, f"{kind} {backend} NaN padding")
+
+
+def test_the_signature_is_torchs_positional_calls_mean_the_same() -> None:
+    import inspect
+
+    ours = list(inspect.signature(LSTM).parameters)
+    theirs = ["input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+              "bidirectional", "proj_size", "device", "dtype"]  # fmt: skip
+    assert ours[: len(theirs)] == theirs
+    for name in theirs[2:]:  # torch's defaults
+        assert inspect.signature(LSTM).parameters[name].default == {
+            "num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+            "bidirectional": False, "proj_size": 0, "device": None, "dtype": None,
+        }[name]  # fmt: skip
+    positional = LSTM(I, H, 2, False, True, 0.0, True)  # torch's meaning of each position
+    assert (positional.num_layers, positional.bias, positional.batch_first) == (2, False, True)
+    assert positional.bidirectional and not hasattr(positional, "bias_ih_l0")  # bias=False
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_the_default_reads_time_major_input_as_torch_does(batch_first: bool) -> None:
+    torch.manual_seed(0)
+    kw = {"batch_first": True} if batch_first else {}
+    theirs = torch.nn.LSTM(I, H, 2, **kw).double()
+    ours = LSTM(I, H, 2, **kw, dtype=torch.float64)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(L, N, I, dtype=torch.float64)  # (L, N, I): time-major, torch's default
+    out, (h, c) = ours(x)
+    ref, (rh, rc) = theirs(x)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(h, rh, rtol=1e-10, atol=1e-10)
+
+
+def test_proj_size_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match=r"proj_size=2 is not supported by lstmkit.nn.LSTM yet"):
+        LSTM(I, H, proj_size=2)

@@ -100,6 +100,7 @@ class FeatureExtractor(nn.Module):
             rnn_in, c.hidden, c.layers, cell=c.cell, bidirectional=c.bidirectional,
             dropout=c.dropout if c.layers > 1 else 0.0, backend=c.backend,
             forget_bias=c.forget_bias if CELLS[c.cell].forget_block is not None else None,
+            batch_first=True,
         )  # fmt: skip
         self.attn = None
         if c.pool == "attention":

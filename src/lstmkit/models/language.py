@@ -86,7 +86,7 @@ class LanguageModel(nn.Module):
         self.embedding = nn.Embedding(c.vocab_size, c.embedding)
         forget_bias = c.forget_bias if CELLS[c.cell].forget_block is not None else None  # gru: none
         self.rnn = LSTM(c.embedding, c.hidden, c.layers, cell=c.cell, dropout=c.dropout,
-                        backend=c.backend, forget_bias=forget_bias)  # fmt: skip
+                        backend=c.backend, forget_bias=forget_bias, batch_first=True)  # fmt: skip
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden, c.vocab_size)
         if c.tie_weights:

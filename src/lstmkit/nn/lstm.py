@@ -62,15 +62,21 @@ class LSTM(nn.Module):
     pre-activations and cell state). Parameter names and shapes follow torch.nn.LSTM / GRU
     (``weight_ih_l{k}[_reverse]``, ...), so ``state_dict``s load both ways with ``strict=True``.
 
+    The positional arguments are ``torch.nn.LSTM``'s, in its order and with its defaults
+    (``batch_first=False``): swapping the import keeps the meaning of working code. lstmkit's own
+    options are keyword-only.
+
     Args:
         input_size: I, features per step.
         hidden_size: H, units per layer and direction.
         num_layers: stacked layers; layer k > 0 reads layer k-1's output (D*H features).
-        cell: ``"lstm" | "peephole" | "coupled" | "gru" | "layernorm"``.
-        bidirectional: add a reverse-time direction (D = 2); outputs are concatenated.
-        dropout: dropout probability on the outputs of every layer but the last (training only).
-        batch_first: inputs and outputs are (N, L, ·) instead of (L, N, ·).
         bias: use ``bias_ih`` / ``bias_hh``.
+        batch_first: inputs and outputs are (N, L, ·) instead of torch's default (L, N, ·).
+        dropout: dropout probability on the outputs of every layer but the last (training only).
+        bidirectional: add a reverse-time direction (D = 2); outputs are concatenated.
+        proj_size: 0 only (projected LSTMs are not supported yet: a ValueError says so).
+        device, dtype: where and in which dtype the parameters are made.
+        cell: ``"lstm" | "peephole" | "coupled" | "gru" | "layernorm"``.
         backend: ``"auto"`` (the fastest path: torch's fused kernels for plain lstm, and for gru
             off the CPU, without recording; else ``"fused"``), ``"torch"`` (torch's kernels
             only), ``"fused"`` (lstmkit's kernels with hand-written BPTT), ``"reference"``
@@ -79,7 +85,7 @@ class LSTM(nn.Module):
         recurrent_init: ``"uniform"`` (torch's) or ``"orthogonal"`` (each gate block of W_hh).
 
     Inputs: ``x, hx=None, lengths=None, record=False, probe=None``
-        x: (N, L, I) (or (L, N, I) when ``batch_first=False``).
+        x: (L, N, I), or (N, L, I) with ``batch_first=True``.
         hx: ``(h0, c0)``, each (D*num_layers, N, H); for gru ``h0`` alone. Zeros when None.
         lengths: (N,) valid lengths of a right-padded batch; padded steps are skipped, the reverse
             direction starts at each sequence's last valid step (as torch's packed sequences).
@@ -90,13 +96,14 @@ class LSTM(nn.Module):
             which the recorded ``h`` (a copy) cannot give. Runs step by step (``"reference"``).
 
     Outputs: ``output, (h_n, c_n)`` and, with ``record=True``, a dict
-        output: (N, L, D*H), zeros at padded steps. h_n, c_n: (D*num_layers, N, H); c_n is None
-        for gru. The dict maps ``"i", "f", "g", "o", "c", "h"`` (gru: ``"r", "z", "n", "h"``) to
-        tensors of shape (num_layers, D, N, L, H), time running forward for both directions.
+        output: (L, N, D*H) ((N, L, D*H) with ``batch_first``), zeros at padded steps.
+        h_n, c_n: (D*num_layers, N, H); c_n is None for gru. The dict maps ``"i", "f", "g",
+        "o", "c", "h"`` (gru: ``"r", "z", "n", "h"``) to tensors of shape
+        (num_layers, D, N, L, H), time running forward for both directions.
 
     Example::
 
-        >>> lstm = LSTM(28, 128, num_layers=2, cell="peephole", bidirectional=True)
+        >>> lstm = LSTM(28, 128, 2, batch_first=True, bidirectional=True, cell="peephole")
         >>> out, (h, c) = lstm(torch.randn(32, 28, 28))
         >>> out.shape, h.shape
         (torch.Size([32, 28, 256]), torch.Size([4, 32, 128]))
@@ -107,17 +114,25 @@ class LSTM(nn.Module):
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
         *,
         cell: str = "lstm",
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        batch_first: bool = True,
-        bias: bool = True,
         backend: str = "auto",
         forget_bias: float | None = None,
         recurrent_init: str = "uniform",
     ) -> None:
         super().__init__()
+        if proj_size:
+            raise ValueError(
+                f"proj_size={proj_size!r} is not supported by lstmkit.nn.LSTM yet; expected 0 "
+                "(use torch.nn.LSTM for projected LSTMs)"
+            )
         check_positive_int("input_size", input_size)
         check_positive_int("hidden_size", hidden_size)
         check_positive_int("num_layers", num_layers)
@@ -153,6 +168,9 @@ class LSTM(nn.Module):
                 init_layer(self.spec, params, hidden_size, sfx, forget_bias, recurrent_init)
                 per_dir.append(layer_param_names(self.spec, bias, sfx))
             self._layer_names.append(per_dir)
+        self.proj_size = 0
+        if device is not None or dtype is not None:
+            self.to(device=device, dtype=dtype)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"

@@ -36,7 +36,7 @@ class LSTMStream:
 
     Example::
 
-        >>> lstm = LSTM(3, 16, num_layers=2).eval()
+        >>> lstm = LSTM(3, 16, num_layers=2, batch_first=True).eval()
         >>> stream = LSTMStream(lstm)
         >>> with torch.no_grad():
         ...     for x_t in readings:  # each (1, 3)
