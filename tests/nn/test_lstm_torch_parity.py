@@ -220,6 +220,7 @@ def test_the_default_reads_time_major_input_as_torch_does(batch_first: bool) -> 
     ref, (rh, rc) = theirs(x)
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(h, rh, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(c, rc, rtol=1e-10, atol=1e-10)
 
 
 def test_proj_size_is_refused_with_the_reason() -> None:
