@@ -11,7 +11,7 @@ from lstmkit.kernels.steps import STEPS
 from lstmkit.nn._checks import cast_state, check_cell_options, check_positive_int, check_state
 from lstmkit.nn.params import init_layer, make_layer_params
 
-__all__ = ["LSTMCell"]
+__all__ = ["GRUCell", "LSTMCell"]
 
 
 class LSTMCell(nn.Module):
@@ -20,10 +20,11 @@ class LSTMCell(nn.Module):
     Same equations and parameter names as ``torch.nn.LSTMCell`` / ``torch.nn.GRUCell``
     (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``) plus the variant's own parameters.
 
-    Args:
-        input_size: I. hidden_size: H.
+    Args (torch.nn.LSTMCell's in its order, then lstmkit's as keywords):
+        input_size: I. hidden_size: H. bias: use ``bias_ih`` / ``bias_hh``.
+        device, dtype: where and in which dtype the parameters are made.
         cell: ``"lstm" | "peephole" | "coupled" | "gru" | "layernorm"``.
-        bias: use ``bias_ih`` / ``bias_hh``. forget_bias: initial forget-gate bias, or None.
+        forget_bias: initial forget-gate bias, or None.
 
     Inputs: x (N, I) and the carry ``(h, c)``, each (N, H) (zeros when None; gru ignores c).
     Outputs: ``(h, c)``, each (N, H); c is None for gru.
@@ -38,9 +39,11 @@ class LSTMCell(nn.Module):
         self,
         input_size: int,
         hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
         *,
         cell: str = "lstm",
-        bias: bool = True,
         forget_bias: float | None = None,
     ) -> None:
         super().__init__()
@@ -58,6 +61,8 @@ class LSTMCell(nn.Module):
         for n, p in params.items():
             self.register_parameter(n, p)
         init_layer(self.spec, params, hidden_size, forget_bias=forget_bias)
+        if device is not None or dtype is not None:
+            self.to(device=device, dtype=dtype)
 
     def forward(
         self, x: Tensor, hx: Tensor | tuple[Tensor, Tensor | None] | None = None
@@ -104,3 +109,25 @@ class LSTMCell(nn.Module):
         xp = F.linear(x, p["weight_ih"], p.get("bias_ih"))  # (N, G)
         h, c, _ = STEPS[self.cell](xp, h, c, p)
         return h, c
+
+
+class GRUCell(LSTMCell):
+    """``torch.nn.GRUCell``'s signature and results: ``h' = cell(x, h)``, a tensor (N, H).
+
+    Example::
+
+        >>> h = GRUCell(8, 16)(torch.randn(4, 8))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, device, dtype, cell="gru")
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:  # type: ignore[override]
+        return super().forward(x, hx)[0]

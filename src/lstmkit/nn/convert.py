@@ -22,24 +22,15 @@ Example::
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from lstmkit.nn.lstm import LSTM
+from lstmkit.nn.lstm import GRU, LSTM
 
 __all__ = ["convert"]
 
 
-class _TorchGRU(LSTM):
-    """``LSTM(cell="gru")`` that returns what ``torch.nn.GRU`` returns: ``(output, h_n)``
-    (and the recorded values third with ``record=True``)."""
-
-    def forward(self, x: Tensor, hx: Tensor | None = None, *args, **kwargs):
-        out = super().forward(x, hx, *args, **kwargs)
-        output, (h_n, _), *rest = out
-        return (output, h_n, *rest)
-
-
 def _replacement(module: nn.RNNBase, cell: str | None, backend: str, options: dict) -> LSTM:
+    """The lstmkit layer (``GRU`` for a GRU) with ``module``'s arguments and weights."""
     gru = isinstance(module, nn.GRU)
     if getattr(module, "proj_size", 0):
         raise ValueError(
@@ -52,11 +43,12 @@ def _replacement(module: nn.RNNBase, cell: str | None, backend: str, options: di
     if not gru and kind == "gru":
         raise ValueError("a torch.nn.LSTM cannot become a GRU: its weights have 4 gates, not 3")
     w = module.weight_ih_l0
-    new = (_TorchGRU if gru else LSTM)(
-        module.input_size, module.hidden_size, module.num_layers, cell=kind,
-        bidirectional=module.bidirectional, dropout=float(module.dropout),
-        batch_first=module.batch_first, bias=module.bias, backend=backend, **options,
-    )  # fmt: skip
+    args = (module.input_size, module.hidden_size, module.num_layers, module.bias,
+            module.batch_first, float(module.dropout), module.bidirectional)  # fmt: skip
+    if gru:
+        new = GRU(*args, backend=backend, **options)
+    else:
+        new = LSTM(*args, cell=kind, backend=backend, **options)
     new = new.to(device=w.device, dtype=w.dtype)
     missing, unexpected = new.load_state_dict(module.state_dict(), strict=False)
     if unexpected:

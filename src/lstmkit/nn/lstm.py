@@ -22,7 +22,7 @@ from lstmkit.nn._checks import (
 )
 from lstmkit.nn.params import INITS, init_layer, layer_param_names, make_layer_params
 
-__all__ = ["BACKENDS", "LSTM"]
+__all__ = ["BACKENDS", "GRU", "LSTM"]
 
 _LAYER_RUNNERS = {"fused": run_fused, "reference": run_reference}
 
@@ -358,3 +358,36 @@ def _record(spec: CellSpec, r: LayerResult, mask: Tensor | None) -> dict[str, Te
         v = values[key] if mask is None else torch.where(mask, values[key], 0.0)
         out[key] = v.transpose(0, 1)
     return out
+
+
+class GRU(LSTM):
+    """``torch.nn.GRU``'s signature and results with lstmkit's kernels and recording:
+    ``output, h_n = gru(x, h0)`` (and the recorded values third with ``record=True``).
+
+    Example::
+
+        >>> out, h_n = GRU(8, 16, 2)(torch.randn(5, 3, 8))   # (L, N, I): torch's default
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+        recurrent_init: str = "uniform",
+    ) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, device, dtype, cell="gru", backend=backend,
+                         recurrent_init=recurrent_init)  # fmt: skip
+
+    def forward(self, x: Tensor, hx: Tensor | None = None, *args, **kwargs):
+        output, (h_n, _), *rest = super().forward(x, hx, *args, **kwargs)
+        return (output, h_n, *rest)
