@@ -58,7 +58,8 @@ def load() -> bool:
             log.info("LSTMKIT_NO_EXT is set: using the eager-PyTorch loops")
             return False
         try:
-            _load(build_folder())
+            key = build_key()
+            _load(build_folder(key), key)
             _state["ok"] = hasattr(torch.ops.lstmkit, "lstm_forward")
         except Exception as e:  # no compiler, no ninja, a build error: fall back, never fail
             _state["error"] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
@@ -82,32 +83,33 @@ def build_key() -> str:
     return "\n".join(parts)
 
 
-def build_folder() -> Path:
-    """The cache folder of this build (``ext-torch<version>-<hash of build_key()>``)."""
-    digest = hashlib.sha256(build_key().encode()).hexdigest()[:16]
+def build_folder(key: str | None = None) -> Path:
+    """The cache folder of the build ``key`` (default :func:`build_key`):
+    ``ext-torch<version>-<hash of the key>``."""
+    digest = hashlib.sha256((build_key() if key is None else key).encode()).hexdigest()[:16]
     root = Path(os.environ.get("LSTMKIT_CACHE", Path.home() / ".cache" / "lstmkit"))
     return root / f"ext-torch{torch.__version__}-{digest}"
 
 
-def _built(folder: Path) -> Path | None:
-    """The finished library of ``folder``, or None."""
+def _built(folder: Path, key: str) -> Path | None:
+    """The finished library of ``folder`` built for ``key``, or None."""
     marker, library = folder / "built.json", folder / f"{_NAME}.so"
     try:
-        if json.loads(marker.read_text()).get("key") == build_key() and library.is_file():
+        if json.loads(marker.read_text()).get("key") == key and library.is_file():
             return library
     except (OSError, ValueError):
         pass
     return None
 
 
-def _load(folder: Path) -> None:
-    library = _built(folder)
+def _load(folder: Path, key: str) -> None:
+    library = _built(folder, key)
     if library is not None:  # the common case: no lock at all
         torch.ops.load_library(str(library))
         return
     folder.mkdir(parents=True, exist_ok=True)
     with _build_lock(folder):
-        library = _built(folder)  # another process built it while this one waited
+        library = _built(folder, key)  # another process built it while this one waited
         if library is not None:
             torch.ops.load_library(str(library))
             return
@@ -123,7 +125,7 @@ def _load(folder: Path) -> None:
                            extra_cflags=_CFLAGS, build_directory=str(folder),
                            is_python_module=False, verbose=False)  # fmt: skip
         tmp = folder / f"built.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"key": build_key(), "library": f"{_NAME}.so"}))
+        tmp.write_text(json.dumps({"key": key, "library": f"{_NAME}.so"}))
         tmp.replace(folder / "built.json")
 
 
