@@ -24,7 +24,13 @@ from lstmkit.train.trainer import EpochCallback
 from lstmkit.viz import plot_loss
 from lstmkit.viz.panel import plot_panel_forecasts
 
-__all__ = ["PANEL_DATA_KEYS", "evaluate_panel_run", "predict_panel_run", "run_panel_forecast"]
+__all__ = [
+    "PANEL_DATA_KEYS",
+    "evaluate_panel_run",
+    "predict_panel_run",
+    "read_source",
+    "run_panel_forecast",
+]
 
 log = logging.getLogger(__name__)
 
@@ -116,16 +122,19 @@ def predict_panel_run(run_dir: str | Path, source: str, future: str | None = Non
     fc = load(run_dir)
     if not isinstance(fc, PanelForecaster):
         raise ValueError(f"{run_dir} is not a panel forecast run")
-    from lstmkit.data.panel import is_builtin_panel
+    future_df = None if future is None else load_table(future)[0]
+    return fc.predict(read_source(source), future=future_df)
+
+
+def read_source(source: str | Path):
+    """A built-in panel's whole series (a Panel), or the table of a file (a DataFrame), for a
+    trained PanelForecaster to read with its own columns."""
+    from lstmkit.data.panel import is_builtin_panel, load_panel
+    from lstmkit.data.series.tables import load_table
 
     if isinstance(source, str) and is_builtin_panel(source) and not Path(source).exists():
-        from lstmkit.data.panel import load_panel
-
-        data = load_panel(source)
-    else:
-        data = load_table(source)[0]
-    future_df = None if future is None else load_table(future)[0]
-    return fc.predict(data, future=future_df)
+        return load_panel(source)
+    return load_table(source)[0]
 
 
 def evaluate_panel_run(run_dir: str | Path, source: str | None = None) -> dict:

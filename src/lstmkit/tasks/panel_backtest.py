@@ -26,8 +26,9 @@ import pandas as pd
 
 from lstmkit.data.panel import Panel, shift_times
 from lstmkit.data.panel import metrics as pm
-from lstmkit.estimators._panel_scores import score_rows
+from lstmkit.estimators._panel_scores import score_rows, window_truth
 from lstmkit.estimators.panel_forecaster import PanelForecaster
+from lstmkit.tasks.panel import _fit_columns, read_source
 from lstmkit.train.checkpoint import atomic_write_json, atomic_write_text
 from lstmkit.viz.panel import plot_panel_backtest
 
@@ -68,21 +69,15 @@ def backtest_origins(
 def _full_panel(run_dir: Path, fc: PanelForecaster, source: str | None) -> Panel:
     """Every step of every series: the run's data (config.json's data section, a built-in's
     training and test parts joined) or ``source`` read with the run's columns."""
-    from lstmkit.data.panel import is_builtin_panel, load_panel
     from lstmkit.runs import read_config
 
     if source is None:
         from lstmkit.estimators._panel_data import panel_source
-        from lstmkit.tasks.panel import _fit_columns
 
         data = read_config(run_dir)["data"]
         src = panel_source(data["source"], **_fit_columns(data), freq=fc.freq_)
         return src.panel if src.test is None else src.panel.concat_tail(src.test)
-    if is_builtin_panel(source) and not Path(source).exists():
-        return load_panel(source)
-    from lstmkit.data.series.tables import load_table
-
-    return fc._panel_like(load_table(source)[0])
+    return fc._panel_like(read_source(source))
 
 
 def _refit(fc: PanelForecaster, panel: Panel, cut: int) -> PanelForecaster:
@@ -175,8 +170,6 @@ def backtest_panel_run(
     from lstmkit.runs import load
 
     run_dir = Path(run_dir)
-    if isinstance(windows, bool) or not isinstance(windows, int | np.integer) or windows < 1:
-        raise ValueError(f"windows must be a positive integer, got {windows!r}")
     fc = load(run_dir)
     if not isinstance(fc, PanelForecaster):
         raise ValueError(f"{run_dir} is not a panel forecast run")
@@ -186,14 +179,11 @@ def backtest_panel_run(
     origins = lengths[series] - back * H  # (N,) the first step forecast
     point, quantiles = _forecasts(fc, panel, series, back, origins, refit)
 
-    starts = panel.offsets[series] + origins  # (N,) rows of the first step forecast
-    truth = panel.target[starts[:, None] + np.arange(H)].astype(np.float64)  # (N, H)
-    histories = [panel.target[panel.offsets[s] : panel.offsets[s] + o] for s, o in
-                 zip(series, origins, strict=True)]  # fmt: skip
+    truth, inside, histories = window_truth(panel, series, origins, H)  # every step inside
     each = np.arange(len(series))  # every (series, origin) scored as its own row
     metrics, scored, _ = score_rows(
-        ids=each, rows_series=each, histories=histories, truth=truth,
-        mask=np.ones_like(truth), point=point, quantiles=quantiles, levels=fc.levels_,
+        ids=each, rows_series=each, histories=histories, truth=truth.astype(np.float64),
+        mask=inside.astype(np.float64), point=point, quantiles=quantiles, levels=fc.levels_,
         season=fc.season_, statistical=statistical,
     )  # fmt: skip
     id_col = panel.names.id_col or "series"
