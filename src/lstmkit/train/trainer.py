@@ -247,7 +247,7 @@ class Trainer:
             steps += 1
             if bar is not None:
                 bar.set_postfix(loss=f"{total / count:.4f}", lr=f"{lr:.2e}")
-            if getattr(self, "_interrupted", False):  # a Ctrl-C that something swallowed
+            if self._interrupted:  # a Ctrl-C that something swallowed
                 raise KeyboardInterrupt
         self.clip_count += clipped  # the same on every rank (the gradients are averaged)
         if self.world_size > 1:
