@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.cli.inproc import lstmkit_cli
+from tests.panel_data import daily_panel
 
 import lstmkit
 
@@ -38,25 +39,6 @@ def _assert_user_error(r, needle: str) -> None:
     assert needle in lines[-1], r.stderr
 
 
-def _panel(k: int = 20, seed: int = 0, promo: bool = False) -> pd.DataFrame:
-    """Daily series of 50-70 steps with a weekly season, levels from 1 to 1000; with ``promo``
-    the target doubles on the promotion days (a covariate known ahead)."""
-    rng = np.random.default_rng(seed)
-    frames = []
-    for i in range(k):
-        n = int(rng.integers(50, 71))
-        t = np.arange(n)
-        y = 10 ** (3 * i / (k - 1)) * (1 + 0.3 * np.sin(2 * np.pi * (t + i) / 7))
-        y = y * (1 + 0.02 * rng.normal(size=n))
-        frame = {"unique_id": f"s{i:02d}", "ds": pd.date_range("2022-01-01", periods=n).strftime(
-            "%Y-%m-%d"), "y": y}  # fmt: skip
-        if promo:
-            frame["promo"] = (rng.random(n) < 0.3).astype(int)
-            frame["y"] = y * (1 + frame["promo"])
-        frames.append(pd.DataFrame(frame))
-    return pd.concat(frames, ignore_index=True)
-
-
 def _future(df: pd.DataFrame, value: int = 0) -> pd.DataFrame:
     last = pd.to_datetime(df.groupby("unique_id")["ds"].max())
     rows = [pd.DataFrame({"unique_id": sid, "promo": value,
@@ -68,9 +50,9 @@ def _future(df: pd.DataFrame, value: int = 0) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("panel-data")
-    df = _panel()
+    df = daily_panel(20, noise=0.02)
     df.to_csv(folder / "panel.csv", index=False)
-    promo = _panel(12, seed=1, promo=True)
+    promo = daily_panel(12, 1, noise=0.02, promo=True)
     promo.to_csv(folder / "promo.csv", index=False)
     return SimpleNamespace(dir=folder, df=df, csv=folder / "panel.csv", promo=promo,
                            promo_csv=folder / "promo.csv")  # fmt: skip

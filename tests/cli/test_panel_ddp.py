@@ -12,9 +12,9 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from tests.panel_data import daily_panel
 
 import lstmkit
 
@@ -24,22 +24,10 @@ PANEL_RUN = {"checkpoint.pt", "config.json", "forecast.png", "history.csv", "los
 ENV = os.environ | {"OMP_NUM_THREADS": "1"}  # one thread per process on a shared 2-core machine
 
 
-def _panel(k: int = 12) -> pd.DataFrame:
-    """k daily series of 50-70 steps with a weekly season, levels from 1 to 1000."""
-    rng = np.random.default_rng(0)
-    frames = []
-    for i in range(k):
-        n = int(rng.integers(50, 71))
-        y = 10 ** (3 * i / (k - 1)) * (1 + 0.3 * np.sin(2 * np.pi * (np.arange(n) + i) / 7))
-        days = pd.date_range("2022-01-01", periods=n).strftime("%Y-%m-%d")
-        frames.append(pd.DataFrame({"unique_id": f"s{i:02d}", "ds": days, "y": y}))
-    return pd.concat(frames, ignore_index=True)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("panel-ddp")
-    df = _panel()
+    df = daily_panel(12)
     df.to_csv(root / "panel.csv", index=False)
     out = root / "run"
     cmd = [sys.executable, "-m", "lstmkit", "train", "forecast", "--data", str(root / "panel.csv"),

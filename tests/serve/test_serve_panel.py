@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from tests.panel_data import daily_panel
 
 import lstmkit
 from lstmkit.cli.main import main
@@ -29,23 +30,6 @@ TRAIN = ["--id-col", "unique_id", "--time-col", "ds", "--target", "y", "--horizo
 LEVELS = ("q0.1", "q0.5", "q0.9")
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _panel(k: int, seed: int, promo: bool = False) -> pd.DataFrame:
-    """k daily series of 30-45 steps, weekly season, levels 1 .. 1000; with ``promo`` the target
-    doubles on promotion days."""
-    rng = np.random.default_rng(seed)
-    frames = []
-    for i in range(k):
-        n = int(rng.integers(30, 46))
-        y = 10 ** (3 * i / (k - 1)) * (1 + 0.3 * np.sin(2 * np.pi * (np.arange(n) + i) / 7))
-        days = pd.date_range("2022-01-01", periods=n).strftime("%Y-%m-%d")
-        frame = pd.DataFrame({"unique_id": f"s{i}", "ds": days, "y": y})
-        if promo:
-            frame["promo"] = (rng.random(n) < 0.3).astype(int)
-            frame["y"] = y * (1 + frame["promo"])
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
 
 
 def _future(df: pd.DataFrame) -> pd.DataFrame:
@@ -74,7 +58,8 @@ def _train(data: pd.DataFrame, out, *flags: str):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("panel-serve")
-    df, promo = _panel(8, seed=0), _panel(6, seed=1, promo=True)
+    df = daily_panel(8, steps=(30, 45), ids="s{}")
+    promo = daily_panel(6, 1, steps=(30, 45), promo=True, ids="s{}")
     return SimpleNamespace(
         df=df, plain=_train(df, root / "plain"),
         promo_df=promo, promo=_train(promo, root / "promo", "--future-features", "promo"),
