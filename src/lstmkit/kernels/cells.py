@@ -128,11 +128,14 @@ def run_reference(
     params: list,
     record: bool,
     probe: Tensor | None = None,
+    proj: Tensor | None = None,
 ) -> LayerResult:
     """Step by step with the plain ops of ``steps.py``; autograd does the backward.
 
-    ``probe`` (L, N, H), zeros, is added to each step's h before the next step reads it: its
-    gradient is the total dLoss/dh_t (see ``LSTM.forward``)."""
+    ``proj`` (P, H), torch's ``weight_hr``: each step's h is projected, h = W_hr h (P wide),
+    before anything reads it. ``probe`` (L, N, H or P), zeros, is added to each step's h
+    before the next step reads it: its gradient is the total dLoss/dh_t (see
+    ``LSTM.forward``)."""
     p = spec.layer_dict(params)
     step = STEPS[spec.name]
     xp = F.linear(x, p["weight_ih"], p.get("bias_ih"))  # (L, N, G)
@@ -140,6 +143,8 @@ def run_reference(
     hs, cs, gates = [], [], {k: [] for k in spec.gates} if record else None
     for t in range(x.shape[0]):
         h, c, g = step(xp[t], h, c, p)
+        if proj is not None:
+            h = F.linear(h, proj)
         if probe is not None:
             h = h + probe[t]
         hs.append(h)
