@@ -102,7 +102,7 @@ def test_a_lone_layer_converts_to_a_new_layer() -> None:
 @pytest.mark.parametrize(
     ("model", "kw", "match"),
     [
-        (nn.LSTM(2, 4, proj_size=2), {}, "proj_size=2 is not supported"),
+        (nn.LSTM(2, 4, proj_size=2), {"backend": "fused"}, "fused kernels have no projection"),
         (nn.GRU(2, 4), {"cell": "peephole"}, "converts to cell='gru' only"),
         (nn.LSTM(2, 4), {"cell": "gru"}, "cannot become a GRU"),
         (nn.Linear(2, 4), {}, "Linear holds no torch.nn.LSTM or torch.nn.GRU"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lstmkit.nn import LSTM, LSTMCell
+from lstmkit.nn import GRU, LSTM, GRUCell, LSTMCell
 
 N, L, I, H = 2, 6, 4, 5
 
@@ -17,16 +17,18 @@ def _x(*shape, dtype=torch.float32):
 # (id, call on LSTM(I, H) (batch_first), exception type, message pattern)
 FORWARD_ERRORS = [
     ("wrong-input-size", lambda m: m(_x(N, L, 3)), ValueError, r"input_size\. Expected 4, got 3"),
-    ("2d-input", lambda m: m(_x(L, I)), ValueError,
-     r"3-D \(N, L, I\), got 2-D .*\(6, 4\).*unsqueeze"),
+    ("2d-input-3d-hx", lambda m: m(_x(L, I), (_x(1, 1, H), _x(1, 1, H))), RuntimeError,
+     r"For unbatched 2-D input, hx and cx should also be 2-D but got \(3-D, 3-D\) tensors"),
+    ("3d-input-2d-hx", lambda m: m(_x(N, L, I), (_x(1, H), _x(1, H))), RuntimeError,
+     r"For batched 3-D input, hx and cx should also be 3-D but got \(2-D, 2-D\) tensors"),
     ("4d-input", lambda m: m(_x(1, N, L, I)), ValueError,
-     r"3-D \(N, L, I\), got 4-D .*\(1, 2, 6, 4\)"),
+     r"LSTM: Expected input to be 2D or 3D, got 4D instead"),
     ("integer-input", lambda m: m(torch.ones(N, L, I, dtype=torch.int64)), TypeError,
      r"floating-point.*torch\.float32.*got torch\.int64"),
     ("float64-into-float32", lambda m: m(_x(N, L, I, dtype=torch.float64)), TypeError,
      r"torch\.float64 does not match .*torch\.float32"),
     ("not-a-tensor", lambda m: m([[[1.0] * I]]), TypeError,
-     r"torch\.Tensor of shape \(N, L, I\), got list"),
+     r"torch\.Tensor \(N, L, I\), \(L, I\) or a PackedSequence, got list"),
     ("empty-batch", lambda m: m(_x(0, L, I)), ValueError, r"non-empty.*\(0, 6, 4\)"),
     ("lengths-wrong-shape", lambda m: m(_x(N, L, I), lengths=torch.tensor([3, 4, 5])), ValueError,
      r"lengths must have shape \(2,\).*got \(3,\)"),
@@ -42,10 +44,10 @@ FORWARD_ERRORS = [
      r"integers, got dtype torch\.bool"),
     ("lengths-string", lambda m: m(_x(N, L, I), lengths="44"), TypeError,
      r"lengths must be a 1-D integer tensor or list, got str"),
-    ("h0-wrong-shape", lambda m: m(_x(N, L, I), (_x(1, 3, H), _x(1, N, H))), ValueError,
-     r"h0 must have shape \(1, 2, 5\), got \(1, 3, 5\)"),
+    ("h0-wrong-shape", lambda m: m(_x(N, L, I), (_x(1, 3, H), _x(1, N, H))), RuntimeError,
+     r"Expected hidden\[0\] size \(1, 2, 5\), got \[1, 3, 5\]"),
     ("c0-wrong-shape", lambda m: m(_x(N, L, I), (_x(1, N, H), _x(2, N, H))), ValueError,
-     r"c0 must have shape \(1, 2, 5\), got \(2, 2, 5\)"),
+     r"Expected hidden\[1\] size \(1, 2, 5\), got \[2, 2, 5\]"),
     ("c0-wrong-dtype", lambda m: m(_x(N, L, I), (_x(1, N, H), _x(1, N, H, dtype=torch.float64))),
      TypeError, r"c0 dtype must match the input's \(torch\.float32\), got torch\.float64"),
     ("c0-missing", lambda m: m(_x(N, L, I), (_x(1, N, H), None)), TypeError,
@@ -68,14 +70,23 @@ def test_forward_rejects_bad_input(call, exc, pattern, backend):
 
 def test_gru_h0_wrong_shape():
     model = LSTM(I, H, cell="gru", batch_first=True)
-    with pytest.raises(ValueError, match=r"h0 must have shape \(1, 2, 5\), got \(2, 2, 5\)"):
+    with pytest.raises(ValueError, match=r"Expected hidden size \(1, 2, 5\), got \[2, 2, 5\]"):
         model(_x(N, L, I), _x(2, N, H))
+    with pytest.raises(RuntimeError, match=r"For batched 3-D input, hx should also be 3-D but"):
+        model(_x(N, L, I), _x(N, H))
 
 
-def test_batch_first_false_names_the_layout():
-    model = LSTM(I, H, batch_first=False)
-    with pytest.raises(ValueError, match=r"3-D \(L, N, I\), got 2-D"):
-        model(_x(L, I))
+def test_wrong_state_shapes_say_the_same_as_torch():
+    """The same mistakes give torch's exception type and message, word for word."""
+    for ours, theirs in [(LSTM(I, H), torch.nn.LSTM(I, H)), (GRU(I, H), torch.nn.GRU(I, H))]:
+        for x, s in [(_x(L, N, I), _x(1, N + 1, H)), (_x(L, I), _x(1, 1, H)),
+                     (_x(L, N, I), _x(1, H))]:  # fmt: skip
+            hx = s if isinstance(ours, GRU) else (s, s)
+            with pytest.raises(RuntimeError) as a:
+                theirs(x, hx)
+            with pytest.raises(RuntimeError) as b:
+                ours(x, hx)
+            assert str(a.value) == str(b.value)
 
 
 CONSTRUCTOR_ERRORS = [
@@ -114,8 +125,14 @@ def test_cell_rejects_bad_input():
     cell = LSTMCell(I, H)
     with pytest.raises(ValueError, match=r"input_size\. Expected 4, got 3"):
         cell(_x(N, 3))
-    with pytest.raises(ValueError, match=r"\(N, I\), got 3-D \(2, 6, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"LSTMCell: Expected input to be 1D or 2D, got 3D instead"
+    ):
         cell(_x(N, L, I))
+    with pytest.raises(ValueError, match=r"LSTMCell: Expected hx\[1\] to be 1D or 2D, got 3D"):
+        cell(_x(N, I), (_x(N, H), _x(1, N, H)))
+    with pytest.raises(ValueError, match=r"GRUCell: Expected hidden to be 1D or 2D, got 3D"):
+        GRUCell(I, H)(_x(N, I), _x(1, N, H))
     with pytest.raises(ValueError, match=r"unknown cell 'x'"):
         LSTMCell(I, H, cell="x")
 

@@ -223,6 +223,15 @@ def test_the_default_reads_time_major_input_as_torch_does(batch_first: bool) -> 
     torch.testing.assert_close(c, rc, rtol=1e-10, atol=1e-10)
 
 
-def test_proj_size_is_refused_with_the_reason() -> None:
-    with pytest.raises(ValueError, match=r"proj_size=2 is not supported by lstmkit.nn.LSTM yet"):
-        LSTM(I, H, proj_size=2)
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"proj_size": -1}, r"proj_size should be a positive integer or zero"),
+        ({"proj_size": H}, rf"proj_size has to be smaller than hidden_size, got {H} >= {H}"),
+        ({"proj_size": 2, "cell": "gru"}, r"needs a cell with a cell state.*cell='gru'"),
+        ({"proj_size": 2, "backend": "fused"}, r"fused kernels have no projection"),
+    ],
+)
+def test_proj_size_rules(kwargs, pattern) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        LSTM(I, H, **kwargs)

@@ -6,12 +6,18 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "ShapeError",
     "check_cell_options",
     "check_input",
     "check_lengths",
     "check_positive_int",
     "check_state",
 ]
+
+
+class ShapeError(ValueError, RuntimeError):
+    """A tensor of the wrong shape. torch.nn.LSTM raises RuntimeError for these, lstmkit always
+    raised ValueError: this is both, so code written against either keeps catching it."""
 
 
 def check_positive_int(name: str, v: object) -> None:
@@ -31,17 +37,10 @@ def check_cell_options(spec, cell: str, bias: bool, forget_bias: object) -> None
         raise TypeError(f"forget_bias must be a number or None, got {forget_bias!r}")
 
 
-def check_input(x: object, input_size: int, dtype: torch.dtype, batch_first: bool) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"input must be a torch.Tensor of shape (N, L, I), got {type(x).__name__}")
-    layout = "(N, L, I)" if batch_first else "(L, N, I)"
-    if x.dim() != 3:
-        raise ValueError(
-            f"input must be 3-D {layout}, got {x.dim()}-D with shape {tuple(x.shape)}"
-            + ("; add a batch dimension with x.unsqueeze(0)" if x.dim() == 2 else "")
-        )
+def check_input(x: Tensor, input_size: int, dtype: torch.dtype) -> None:
+    """x is the 3-D batch (unbatched inputs already have their batch dimension)."""
     if x.size(-1) != input_size:
-        raise ValueError(
+        raise ShapeError(
             f"input.size(-1) must be equal to input_size. Expected {input_size}, got {x.size(-1)}"
         )
     if not torch.is_floating_point(x):
@@ -52,7 +51,7 @@ def check_input(x: object, input_size: int, dtype: torch.dtype, batch_first: boo
             f"convert with x.to({dtype}) or the module with .to({x.dtype})"
         )
     if x.size(0) == 0 or x.size(1) == 0:
-        raise ValueError(f"input must have a non-empty batch and length, got {tuple(x.shape)}")
+        raise ShapeError(f"input must have a non-empty batch and length, got {tuple(x.shape)}")
 
 
 def check_lengths(lengths: object, n: int, length: int, device: torch.device) -> Tensor:
@@ -81,11 +80,17 @@ def check_lengths(lengths: object, n: int, length: int, device: torch.device) ->
     return t
 
 
-def check_state(name: str, s: object, shape: tuple[int, ...], x: Tensor) -> None:
+def check_state(
+    name: str, s: object, shape: tuple[int, ...], x: Tensor, torch_name: str | None = None
+) -> None:
+    """``s`` is a tensor of ``shape`` in x's dtype. With ``torch_name`` (``"hidden[0]"``, ...) a
+    wrong shape is reported in torch.nn.LSTM's words."""
     if not isinstance(s, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(s).__name__}")
     if tuple(s.shape) != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {tuple(s.shape)}")
+        if torch_name is not None:
+            raise ShapeError(f"Expected {torch_name} size {shape}, got {list(s.shape)}")
+        raise ShapeError(f"{name} must have shape {shape}, got {tuple(s.shape)}")
     if s.dtype != x.dtype:
         raise TypeError(f"{name} dtype must match the input's ({x.dtype}), got {s.dtype}")
 

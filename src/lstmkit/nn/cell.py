@@ -8,7 +8,13 @@ from torch import Tensor, nn
 
 from lstmkit.kernels.cells import get_cell
 from lstmkit.kernels.steps import STEPS
-from lstmkit.nn._checks import cast_state, check_cell_options, check_positive_int, check_state
+from lstmkit.nn._checks import (
+    ShapeError,
+    cast_state,
+    check_cell_options,
+    check_positive_int,
+    check_state,
+)
 from lstmkit.nn.params import init_layer, make_layer_params
 
 __all__ = ["GRUCell", "LSTMCell"]
@@ -26,8 +32,9 @@ class LSTMCell(nn.Module):
         cell: ``"lstm" | "peephole" | "coupled" | "gru" | "layernorm"``.
         forget_bias: initial forget-gate bias, or None.
 
-    Inputs: x (N, I) and the carry ``(h, c)``, each (N, H) (zeros when None; gru ignores c).
-    Outputs: ``(h, c)``, each (N, H); c is None for gru.
+    Inputs: x (N, I) and the carry ``(h, c)``, each (N, H) (zeros when None; gru ignores c);
+        or one unbatched step, x (I,) and states (H,), as torch's cells take.
+    Outputs: ``(h, c)``, each (N, H) ((H,) unbatched); c is None for gru.
 
     Example::
 
@@ -67,11 +74,21 @@ class LSTMCell(nn.Module):
     def forward(
         self, x: Tensor, hx: Tensor | tuple[Tensor, Tensor | None] | None = None
     ) -> tuple[Tensor, Tensor | None]:
-        if not isinstance(x, Tensor) or x.dim() != 2:
-            got = f"{x.dim()}-D {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"LSTMCell expects x of shape (N, I), got {got}")
+        name = "GRUCell" if self.cell == "gru" else "LSTMCell"
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name} expects x, a tensor (N, I) or (I,), got {type(x).__name__}")
+        if x.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {x.dim()}D instead")
+        batched = x.dim() == 2
+        hx = _cell_states(name, hx, batched)
+        h, c = self._step(x if batched else x.unsqueeze(0), hx)
+        if batched:
+            return h, c
+        return h.squeeze(0), None if c is None else c.squeeze(0)
+
+    def _step(self, x: Tensor, hx) -> tuple[Tensor, Tensor | None]:
         if x.size(1) != self.input_size:
-            raise ValueError(
+            raise ShapeError(
                 f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                 f"got {x.size(1)}"
             )
@@ -81,7 +98,7 @@ class LSTMCell(nn.Module):
             x = x.to(dtype)
             hx = cast_state(hx, dtype)
             with torch.autocast(x.device.type, enabled=False):
-                return self.forward(x, hx)
+                return self._step(x, hx)
         if x.dtype != dtype:
             raise TypeError(
                 f"input dtype {x.dtype} does not match the parameters' dtype {dtype}; "
@@ -109,6 +126,23 @@ class LSTMCell(nn.Module):
         xp = F.linear(x, p["weight_ih"], p.get("bias_ih"))  # (N, G)
         h, c, _ = STEPS[self.cell](xp, h, c, p)
         return h, c
+
+
+def _cell_states(name: str, hx: object, batched: bool) -> object:
+    """torch's rule for a cell's states: 1-D or 2-D (given a batch dimension of 1 with an
+    unbatched input). Anything else is left to the checks of ``_step``."""
+    tensors = [hx] if isinstance(hx, Tensor) else list(hx) if isinstance(hx, tuple | list) else []
+    for idx, v in enumerate(tensors):
+        if isinstance(v, Tensor) and v.dim() not in (1, 2):
+            what = "hidden" if isinstance(hx, Tensor) else f"hx[{idx}]"
+            raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {v.dim()}D instead")
+    if batched or hx is None:
+        return hx
+    if isinstance(hx, Tensor):
+        return hx.unsqueeze(0)
+    if isinstance(hx, tuple | list):
+        return tuple(v.unsqueeze(0) if isinstance(v, Tensor) else v for v in hx)
+    return hx
 
 
 class GRUCell(LSTMCell):

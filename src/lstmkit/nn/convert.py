@@ -32,11 +32,6 @@ __all__ = ["convert"]
 def _replacement(module: nn.RNNBase, cell: str | None, backend: str, options: dict) -> LSTM:
     """The lstmkit layer (``GRU`` for a GRU) with ``module``'s arguments and weights."""
     gru = isinstance(module, nn.GRU)
-    if getattr(module, "proj_size", 0):
-        raise ValueError(
-            f"cannot convert {module!r}: proj_size={module.proj_size} is not supported by "
-            "lstmkit.nn.LSTM yet"
-        )
     if gru and cell not in (None, "gru"):
         raise ValueError(f"a torch.nn.GRU converts to cell='gru' only, got cell={cell!r}")
     kind = "gru" if gru else (cell or "lstm")
@@ -48,7 +43,7 @@ def _replacement(module: nn.RNNBase, cell: str | None, backend: str, options: di
     if gru:
         new = GRU(*args, backend=backend, **options)
     else:
-        new = LSTM(*args, cell=kind, backend=backend, **options)
+        new = LSTM(*args, module.proj_size, cell=kind, backend=backend, **options)
     new = new.to(device=w.device, dtype=w.dtype)
     missing, unexpected = new.load_state_dict(module.state_dict(), strict=False)
     if unexpected:
@@ -78,8 +73,9 @@ def convert(
         **options: other keyword options of ``lstmkit.nn.LSTM`` (``forget_bias``, ...).
 
     Raises:
-        ValueError: a layer lstmkit cannot represent (``proj_size``), a GRU asked for an LSTM
-            cell or the reverse, or ``model`` holds no torch LSTM / GRU.
+        ValueError: a layer lstmkit cannot represent (``proj_size`` with a backend that has
+            no projection), a GRU asked for an LSTM cell or the reverse, or ``model`` holds no
+            torch LSTM / GRU.
     """
     kinds = (nn.LSTM, nn.GRU)
     if isinstance(model, kinds) and not isinstance(model, LSTM):

@@ -7,9 +7,10 @@ import functools
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
 
 from lstmkit.kernels import _ext
-from lstmkit.kernels.cells import CellSpec, LayerResult, get_cell, run_fused, run_reference
+from lstmkit.kernels.cells import CellSpec, get_cell, run_fused, run_reference
 from lstmkit.kernels.fused_lstm import bf16_gemms
 from lstmkit.kernels.native import run_native
 from lstmkit.nn._checks import (
@@ -19,6 +20,14 @@ from lstmkit.nn._checks import (
     check_lengths,
     check_positive_int,
     check_state,
+)
+from lstmkit.nn._inputs import as_batch, batch_and_length, restore
+from lstmkit.nn._time import (
+    final_state,
+    record_values,
+    reverse_index,
+    reverse_result,
+    time_reverse,
 )
 from lstmkit.nn.params import INITS, init_layer, layer_param_names, make_layer_params
 
@@ -74,7 +83,11 @@ class LSTM(nn.Module):
         batch_first: inputs and outputs are (N, L, ·) instead of torch's default (L, N, ·).
         dropout: dropout probability on the outputs of every layer but the last (training only).
         bidirectional: add a reverse-time direction (D = 2); outputs are concatenated.
-        proj_size: 0 only (projected LSTMs are not supported yet: a ValueError says so).
+        proj_size: P > 0 projects each step's o⊙tanh(c) to h = W_hr (o⊙tanh(c)) of size P
+            (torch.nn.LSTM's ``weight_hr_l{k}``): outputs and h are P wide, c stays H. For the
+            cells with a cell state (not gru); runs on backends ``"torch"`` (lstm) and
+            ``"reference"``, ``"auto"`` picking between them (lstmkit's fused kernels have no
+            projection).
         device, dtype: where and in which dtype the parameters are made.
         cell: ``"lstm" | "peephole" | "coupled" | "gru" | "layernorm"``.
         backend: ``"auto"`` (the fastest path: torch's fused kernels for plain lstm, and for gru
@@ -85,8 +98,12 @@ class LSTM(nn.Module):
         recurrent_init: ``"uniform"`` (torch's) or ``"orthogonal"`` (each gate block of W_hh).
 
     Inputs: ``x, hx=None, lengths=None, record=False, probe=None``
-        x: (L, N, I), or (N, L, I) with ``batch_first=True``.
-        hx: ``(h0, c0)``, each (D*num_layers, N, H); for gru ``h0`` alone. Zeros when None.
+        x: (L, N, I), or (N, L, I) with ``batch_first=True``; or one unbatched sequence (L, I)
+            (states then 2-D, results without N); or a ``PackedSequence`` (the output is then
+            packed the same way).
+        hx: ``(h0, c0)``, h0 (D*num_layers, N, P or H), c0 (D*num_layers, N, H); for gru ``h0``
+            alone. Zeros when None. Shapes are checked as torch checks them (same messages;
+            the error is both a ValueError and a RuntimeError).
         lengths: (N,) valid lengths of a right-padded batch; padded steps are skipped, the reverse
             direction starts at each sequence's last valid step (as torch's packed sequences).
         record: also return every layer's gates and states per step.
@@ -128,11 +145,6 @@ class LSTM(nn.Module):
         recurrent_init: str = "uniform",
     ) -> None:
         super().__init__()
-        if proj_size:
-            raise ValueError(
-                f"proj_size={proj_size!r} is not supported by lstmkit.nn.LSTM yet; expected 0 "
-                "(use torch.nn.LSTM for projected LSTMs)"
-            )
         check_positive_int("input_size", input_size)
         check_positive_int("hidden_size", hidden_size)
         check_positive_int("num_layers", num_layers)
@@ -151,30 +163,34 @@ class LSTM(nn.Module):
                 f"not cell={cell!r}; use backend='fused' or 'auto'"
             )
         check_cell_options(self.spec, cell, bias, forget_bias)
+        _check_proj(proj_size, hidden_size, self.spec, cell, backend)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.cell, self.bidirectional, self.dropout = cell, bidirectional, float(dropout)
         self.batch_first, self.bias, self.backend = batch_first, bias, backend
         self.forget_bias, self.recurrent_init = forget_bias, recurrent_init
         self.num_directions = 2 if bidirectional else 1
         self._layer_names: list[list[list[str | None]]] = []  # [layer][direction] -> names
+        self.proj_size = proj_size
+        self.output_size = proj_size or hidden_size  # h's width: torch's H_out
         for k in range(num_layers):
-            layer_in = input_size if k == 0 else hidden_size * self.num_directions
+            layer_in = input_size if k == 0 else self.output_size * self.num_directions
             per_dir = []
             for d in range(self.num_directions):
                 sfx = f"_l{k}" + ("_reverse" if d == 1 else "")
-                params = make_layer_params(self.spec, layer_in, hidden_size, bias, sfx)
+                params = make_layer_params(self.spec, layer_in, hidden_size, bias, sfx, proj_size)
                 for n, p in params.items():
                     self.register_parameter(n, p)
                 init_layer(self.spec, params, hidden_size, sfx, forget_bias, recurrent_init)
                 per_dir.append(layer_param_names(self.spec, bias, sfx))
             self._layer_names.append(per_dir)
-        self.proj_size = 0
         if device is not None or dtype is not None:
             self.to(device=device, dtype=dtype)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
         s += f", cell={self.cell!r}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         if self.bidirectional:
             s += ", bidirectional=True"
         if self.dropout:
@@ -184,19 +200,37 @@ class LSTM(nn.Module):
     def _layer_params(self, k: int, d: int) -> list[Tensor | None]:
         return [None if n is None else getattr(self, n) for n in self._layer_names[k][d]]
 
+    def _proj(self, k: int, d: int) -> Tensor | None:
+        """Layer k, direction d's projection weight_hr (P, H), or None without proj_size."""
+        if not self.proj_size:
+            return None
+        return getattr(self, f"weight_hr_l{k}" + ("_reverse" if d == 1 else ""))
+
     def _flat_weights(self) -> list[Tensor]:
-        """torch.nn.LSTM's flat weight list: per layer and direction w_ih, w_hh[, b_ih, b_hh]."""
+        """torch.nn.LSTM's flat weight list: per layer and direction w_ih, w_hh[, b_ih, b_hh]
+        [, w_hr]."""
         return [p for k in range(self.num_layers) for d in range(self.num_directions)
-                for p in self._layer_params(k, d)[:4] if p is not None]  # fmt: skip
+                for p in (*self._layer_params(k, d)[:4], self._proj(k, d))
+                if p is not None]  # fmt: skip
+
+    def probe_shape(self, x: Tensor | PackedSequence) -> tuple[int, ...]:
+        """The shape ``probe=`` takes for input ``x``: (num_layers, D, N, L, P or H), without N
+        for an unbatched sequence."""
+        n, length = batch_and_length(x, self.batch_first)
+        batch = () if n is None else (n,)
+        return (self.num_layers, self.num_directions, *batch, length, self.output_size)
 
     def resolved_backend(self, record: bool = False, device: torch.device | None = None) -> str:
         """The backend that runs: ``"torch"``, ``"fused"`` or ``"reference"``.
 
         ``"auto"`` takes torch's kernels for plain lstm, and for gru except on the CPU with
         lstmkit's C++ loops built: there, measured, torch's GRU kernel is 1.2x to 6x slower than
-        lstmkit's fused GRU (``lstmkit bench``). Recording always needs lstmkit's kernels.
+        lstmkit's fused GRU (``lstmkit bench``). Recording always needs lstmkit's kernels; a
+        projected layer that torch cannot run (a variant, or recording) runs ``"reference"``.
         """
         if self.backend == "auto":
+            if self.proj_size and (record or self.cell != "lstm"):
+                return "reference"
             if record or not self.spec.torch_native:
                 return "fused"
             on_cpu = device is None or torch.device(device).type == "cpu"
@@ -212,24 +246,35 @@ class LSTM(nn.Module):
 
     def forward(
         self,
-        x: Tensor,
+        x: Tensor | PackedSequence,
         hx: State = None,
         lengths: Tensor | list[int] | None = None,
         record: bool = False,
         probe: Tensor | None = None,
     ):
+        name = "GRU" if self.cell == "gru" else "LSTM"
+        batch = as_batch(name, x, hx, lengths, self.batch_first, self.spec.has_cell_state)
+        if probe is not None:
+            check_state("probe", probe, self.probe_shape(x), batch.x)
+            if not batch.batched:
+                probe = probe.unsqueeze(2)
+        out, (h_n, c_n), *rec = self._forward_batch(batch.x, batch.hx, batch.lengths, record,
+                                                    probe)  # fmt: skip
+        out, h_n, c_n, recorded = restore(batch, out, h_n, c_n, rec[0] if rec else None,
+                                          self.batch_first)  # fmt: skip
+        return (out, (h_n, c_n)) if not record else (out, (h_n, c_n), recorded)
+
+    def _forward_batch(self, x, hx, lengths, record, probe):
         w = self.weight_ih_l0
-        autocast = torch.is_tensor(x) and torch.is_autocast_enabled(x.device.type)
+        autocast = torch.is_autocast_enabled(x.device.type)
         if autocast and x.is_floating_point() and x.dtype != w.dtype:
             x = x.to(w.dtype)  # under autocast an earlier layer may hand over bf16 / fp16
             hx = cast_state(hx, w.dtype)
-        check_input(x, self.input_size, w.dtype, self.batch_first)
+            probe = None if probe is None else probe.to(w.dtype)
+        check_input(x, self.input_size, w.dtype)
         N, L = (x.shape[0], x.shape[1]) if self.batch_first else (x.shape[1], x.shape[0])
         lens = None if lengths is None else check_lengths(lengths, N, L, x.device)
         h0, c0 = self._initial_state(hx, x, N)
-        shape = (self.num_layers, self.num_directions, N, L, self.hidden_size)
-        if probe is not None:
-            check_state("probe", probe, shape, x)
         backend = "reference" if probe is not None else self.resolved_backend(record, x.device)
         if autocast and (backend != "torch" or x.device.type == "cpu"):
             if backend == "torch" and self.cell == "lstm" and cpu_bf16_lstm():
@@ -256,11 +301,12 @@ class LSTM(nn.Module):
         return self._forward_layers(x, h0, c0, lens, record, _LAYER_RUNNERS[backend], probe)
 
     def _initial_state(self, hx: State, x: Tensor, n: int) -> tuple[Tensor, Tensor | None]:
-        shape = (self.num_directions * self.num_layers, n, self.hidden_size)
+        shape = (self.num_directions * self.num_layers, n, self.output_size)
+        c_shape = (*shape[:2], self.hidden_size)
         has_c = self.spec.has_cell_state
         if hx is None:
             zeros = x.new_zeros(shape)
-            return zeros, (zeros if has_c else None)
+            return zeros, (x.new_zeros(c_shape) if self.proj_size else zeros) if has_c else None
         if isinstance(hx, Tensor):
             if has_c:
                 raise TypeError(f"cell={self.cell!r} needs hx=(h0, c0), got a single tensor")
@@ -269,9 +315,9 @@ class LSTM(nn.Module):
             h0, c0 = hx
         else:
             raise TypeError(f"hx must be (h0, c0) or None, got {type(hx).__name__}")
-        check_state("h0", h0, shape, x)
+        check_state("h0", h0, shape, x, "hidden[0]" if has_c else "hidden")
         if has_c:
-            check_state("c0", c0, shape, x)
+            check_state("c0", c0, c_shape, x, "hidden[1]")
         else:
             c0 = None
         return h0, c0
@@ -279,7 +325,7 @@ class LSTM(nn.Module):
     def _forward_layers(self, x, h0, c0, lens, record, run, probe=None):
         xt = (x.transpose(0, 1) if self.batch_first else x).contiguous()  # (L, N, I)
         L, N, _ = xt.shape
-        rev = _reverse_index(L, N, lens, x.device)  # (L, N) or None
+        rev = reverse_index(L, N, lens, x.device)  # (L, N) or None
         mask = None if lens is None else (torch.arange(L, device=x.device)[:, None] < lens)
         if mask is not None:  # padded steps never reach the math, whatever they hold (NaN too)
             mask = mask[..., None]  # (L, N, 1)
@@ -289,21 +335,23 @@ class LSTM(nn.Module):
             outs, layer_rec = [], []
             for d in range(self.num_directions):
                 idx = k * self.num_directions + d
-                inp = xt if d == 0 else _time_reverse(xt, rev)
+                inp = xt if d == 0 else time_reverse(xt, rev)
                 extra = {}
+                if self.proj_size:  # run is run_reference then (resolved_backend)
+                    extra["proj"] = self._proj(k, d)
                 if probe is not None:  # run is run_reference then
                     p = probe[k, d].transpose(0, 1)  # (L, N, H)
-                    extra["probe"] = p if d == 0 else _time_reverse(p, rev)  # processing order
+                    extra["probe"] = p if d == 0 else time_reverse(p, rev)  # processing order
                 r = run(self.spec, inp, h0[idx], None if c0 is None else c0[idx],
                         self._layer_params(k, d), record, **extra)  # fmt: skip
-                hn.append(_final(r.hs, lens))
+                hn.append(final_state(r.hs, lens))
                 if r.cs is not None:
-                    cn.append(_final(r.cs, lens))
+                    cn.append(final_state(r.cs, lens))
                 if d == 1:
-                    r = _reverse_result(r, rev)
+                    r = reverse_result(r, rev)
                 outs.append(r.hs)
                 if record:
-                    layer_rec.append(_record(self.spec, r, mask))
+                    layer_rec.append(record_values(self.spec, r, mask))
             xt = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)  # (L, N, D*H)
             if mask is not None:
                 xt = torch.where(mask, xt, 0.0)
@@ -320,44 +368,27 @@ class LSTM(nn.Module):
         return out, (h_n, c_n), rec
 
 
-def _reverse_index(L: int, N: int, lens: Tensor | None, device) -> Tensor | None:
-    """Time index that reverses each sequence within its valid length (an involution)."""
-    if lens is None:
-        return None
-    t = torch.arange(L, device=device)[:, None]  # (L, 1)
-    return torch.where(t < lens, lens - 1 - t, t)  # (L, N)
-
-
-def _time_reverse(x: Tensor, rev: Tensor | None) -> Tensor:
-    if rev is None:
-        return x.flip(0)
-    return x.gather(0, rev[..., None].expand_as(x))
-
-
-def _reverse_result(r: LayerResult, rev: Tensor | None) -> LayerResult:
-    gates = None if r.gates is None else {k: _time_reverse(v, rev) for k, v in r.gates.items()}
-    cs = None if r.cs is None else _time_reverse(r.cs, rev)
-    return LayerResult(_time_reverse(r.hs, rev), cs, gates)
-
-
-def _final(seq: Tensor, lens: Tensor | None) -> Tensor:
-    """The state after each sequence's last valid step (in processing order): (N, H)."""
-    if lens is None:
-        return seq[-1]
-    return seq[lens - 1, torch.arange(seq.shape[1], device=seq.device)]
-
-
-def _record(spec: CellSpec, r: LayerResult, mask: Tensor | None) -> dict[str, Tensor]:
-    """(L, N, H) per key -> (N, L, H), zeros at padded steps."""
-    values = dict(r.gates or {})
-    values["h"] = r.hs
-    if r.cs is not None:
-        values["c"] = r.cs
-    out = {}
-    for key in spec.record_keys:
-        v = values[key] if mask is None else torch.where(mask, values[key], 0.0)
-        out[key] = v.transpose(0, 1)
-    return out
+def _check_proj(proj_size: object, hidden_size: int, spec: CellSpec, cell: str, backend: str):
+    """torch's rules for proj_size (and its messages), then lstmkit's: a cell state to project
+    from, and a backend that can project."""
+    if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0:
+        raise ValueError(
+            f"proj_size should be a positive integer or zero to disable projections, "
+            f"got {proj_size!r}"
+        )
+    if not proj_size:
+        return
+    if proj_size >= hidden_size:
+        raise ValueError(
+            f"proj_size has to be smaller than hidden_size, got {proj_size} >= {hidden_size}"
+        )
+    if not spec.has_cell_state:
+        raise ValueError(f"proj_size needs a cell with a cell state to project, not cell={cell!r}")
+    if backend == "fused":
+        raise ValueError(
+            "proj_size runs on backend='torch' (cell='lstm'), 'reference' or 'auto'; "
+            "lstmkit's fused kernels have no projection"
+        )
 
 
 class GRU(LSTM):

@@ -23,16 +23,27 @@ def layer_param_names(spec: CellSpec, bias: bool, suffix: str = "") -> list[str 
 
 
 def make_layer_params(
-    spec: CellSpec, input_size: int, hidden_size: int, bias: bool, suffix: str = ""
+    spec: CellSpec,
+    input_size: int,
+    hidden_size: int,
+    bias: bool,
+    suffix: str = "",
+    proj_size: int = 0,
 ) -> dict[str, nn.Parameter]:
-    """Uninitialised parameters of one layer and direction, keyed by their full names."""
+    """Uninitialised parameters of one layer and direction, keyed by their full names.
+
+    With ``proj_size`` P > 0 (torch.nn.LSTM's projections) the recurrence reads the projected
+    state: ``weight_hh`` is (G, P) and ``weight_hr`` (P, H) maps o⊙tanh(c) to h."""
     G = spec.blocks * hidden_size
-    shapes = {f"weight_ih{suffix}": (G, input_size), f"weight_hh{suffix}": (G, hidden_size)}
+    recurrent = proj_size or hidden_size
+    shapes = {f"weight_ih{suffix}": (G, input_size), f"weight_hh{suffix}": (G, recurrent)}
     if bias:
         shapes[f"bias_ih{suffix}"] = (G,)
         shapes[f"bias_hh{suffix}"] = (G,)
     for e in spec.extras:
         shapes[f"{e.name}{suffix}"] = (e.blocks * hidden_size,)
+    if proj_size:
+        shapes[f"weight_hr{suffix}"] = (proj_size, hidden_size)
     return {n: nn.Parameter(torch.empty(s)) for n, s in shapes.items()}
 
 

@@ -101,9 +101,7 @@ def _pre_hook(probe: bool):
             raise ValueError("recording() sets record= and probe= itself; call the layer without")
         kwargs = dict(kwargs, record=True)
         if probe:
-            x = args[0]
-            n, length = (x.shape[0], x.shape[1]) if module.batch_first else x.shape[1::-1]
-            shape = (module.num_layers, module.num_directions, n, length, module.hidden_size)
+            shape = module.probe_shape(args[0])
             w = module.weight_ih_l0
             kwargs["probe"] = torch.zeros(shape, dtype=w.dtype, device=w.device,
                                           requires_grad=True)  # fmt: skip

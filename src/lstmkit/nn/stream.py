@@ -56,6 +56,7 @@ class LSTMStream:
         self.spec = lstm.spec
         layers = range(lstm.num_layers)
         self._layers = [self.spec.layer_dict(lstm._layer_params(k, 0)) for k in layers]
+        self._proj = [lstm._proj(k, 0) for k in layers]
         self.state: State | None = None
         if state is not None:
             self.state = (state[0], state[1] if self.spec.has_cell_state else None)
@@ -75,12 +76,15 @@ class LSTMStream:
         x = x.to(p0.dtype)
         if self.state is None:
             zeros = x.new_zeros((lstm.num_layers, x.shape[0], lstm.hidden_size))
-            self.state = (zeros, zeros.clone() if self.spec.has_cell_state else None)
+            h0 = x.new_zeros((lstm.num_layers, x.shape[0], lstm.output_size))
+            self.state = (h0, zeros if self.spec.has_cell_state else None)
         h_all, c_all = self.state
         hs, cs = [], []
         for k, p in enumerate(self._layers):
             h, c = h_all[k], None if c_all is None else c_all[k]
             h, c = self._cell(x, h, c, p)  # (N, H) each
+            if self._proj[k] is not None:
+                h = F.linear(h, self._proj[k])  # (N, P)
             hs.append(h)
             cs.append(c)
             x = h
@@ -90,7 +94,8 @@ class LSTMStream:
     __call__ = step
 
     def _cell(self, x: Tensor, h: Tensor, c: Tensor | None, p: dict) -> tuple[Tensor, Tensor]:
-        if self.spec.name == "lstm":  # torch's fused one-step kernels for the plain cells
+        if self.spec.name == "lstm" and h.shape[-1] == c.shape[-1]:
+            # torch's fused one-step kernels for the plain cells (without projections)
             return torch.lstm_cell(x, (h, c), p["weight_ih"], p["weight_hh"],
                                    p.get("bias_ih"), p.get("bias_hh"))  # fmt: skip
         if self.spec.name == "gru":
