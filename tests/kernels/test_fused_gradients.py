@@ -68,7 +68,7 @@ def test_gradcheck_two_layers_no_bias(cell):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_gradcheck_kernel_function_directly(cell):
-    """The autograd.Function itself (one layer, one direction, time-major), all its inputs."""
+    """The fused layer itself (one layer, one direction, time-major), all its inputs."""
     torch.manual_seed(2)
     model = LSTM(2, 3, cell=cell, backend="fused", batch_first=True).double()
     spec = model.spec
@@ -77,8 +77,8 @@ def test_gradcheck_kernel_function_directly(cell):
     h0 = torch.randn(2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     c0 = torch.randn(2, 3, generator=gen, dtype=torch.float64, requires_grad=spec.has_cell_state)
     params = [p.detach().clone().requires_grad_() for p in model._layer_params(0, 0)]
-    assert torch.autograd.gradcheck(lambda *a: spec.fn.apply(*a)[:-1] if spec.has_cell_state
-                                    else spec.fn.apply(*a)[0], (x, h0, c0, *params))  # fmt: skip
+    assert torch.autograd.gradcheck(lambda *a: spec.fn(*a)[:-1] if spec.has_cell_state
+                                    else spec.fn(*a)[0], (x, h0, c0, *params))  # fmt: skip
 
 
 # ---------------------------------------------------------------- fused vs reference backend

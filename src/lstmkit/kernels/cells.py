@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -9,11 +10,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lstmkit.kernels.fused_gru import GATE_SLICES as _GRU_SLICES
-from lstmkit.kernels.fused_gru import GRUFn
 from lstmkit.kernels.fused_layernorm import GATE_SLICES as _LN_SLICES
-from lstmkit.kernels.fused_layernorm import LayerNormFn
 from lstmkit.kernels.fused_lstm import GATE_SLICES as _LSTM_SLICES
-from lstmkit.kernels.fused_lstm import CoupledFn, LSTMFn, PeepholeFn
+from lstmkit.kernels.fused_lstm import _gemm_dtype
+from lstmkit.kernels.ops import layer
 from lstmkit.kernels.steps import STEPS
 
 __all__ = ["CELLS", "CellSpec", "Extra", "LayerResult", "get_cell", "run_fused", "run_reference"]
@@ -35,7 +35,7 @@ class CellSpec:
     gates: tuple[str, ...]  # torch's row order of the blocks (what record returns, plus c/h)
     has_cell_state: bool
     forget_block: int | None  # row block of the forget gate, for forget-bias initialisation
-    fn: type[torch.autograd.Function]
+    fn: Callable  # the fused layer: ops.layer(name)
     slices: dict[str, int] = field(default_factory=dict)  # gate -> block in the kernel's acts
     extras: tuple[Extra, ...] = ()
     torch_native: bool = False  # torch.nn.LSTM / torch.nn.GRU compute exactly this cell
@@ -57,7 +57,14 @@ class CellSpec:
 
 CELLS: dict[str, CellSpec] = {
     "lstm": CellSpec(
-        "lstm", 4, ("i", "f", "g", "o"), True, 1, LSTMFn, _LSTM_SLICES["lstm"], torch_native=True
+        "lstm",
+        4,
+        ("i", "f", "g", "o"),
+        True,
+        1,
+        layer("lstm"),
+        _LSTM_SLICES["lstm"],
+        torch_native=True,
     ),
     "peephole": CellSpec(
         "peephole",
@@ -65,19 +72,23 @@ CELLS: dict[str, CellSpec] = {
         ("i", "f", "g", "o"),
         True,
         1,
-        PeepholeFn,
+        layer("peephole"),
         _LSTM_SLICES["peephole"],
         (Extra("weight_peephole", 3, "uniform"),),
     ),
-    "coupled": CellSpec("coupled", 3, ("f", "g", "o"), True, 0, CoupledFn, _LSTM_SLICES["coupled"]),
-    "gru": CellSpec("gru", 3, ("r", "z", "n"), False, None, GRUFn, _GRU_SLICES["gru"], (), True),
+    "coupled": CellSpec(
+        "coupled", 3, ("f", "g", "o"), True, 0, layer("coupled"), _LSTM_SLICES["coupled"]
+    ),
+    "gru": CellSpec(
+        "gru", 3, ("r", "z", "n"), False, None, layer("gru"), _GRU_SLICES["gru"], (), True
+    ),
     "layernorm": CellSpec(
         "layernorm",
         4,
         ("i", "f", "g", "o"),
         True,
         1,
-        LayerNormFn,
+        layer("layernorm"),
         _LN_SLICES["layernorm"],
         (
             Extra("ln_gates_weight", 4, "ones"),
@@ -103,14 +114,21 @@ class LayerResult:
 
 
 def run_fused(
-    spec: CellSpec, x: Tensor, h0: Tensor, c0: Tensor | None, params: list, record: bool
+    spec: CellSpec,
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor | None,
+    params: list,
+    record: bool,
+    bf16: bool | None = None,
 ) -> LayerResult:
-    """One layer and direction, time-major x (L, N, I); params [w_ih, w_hh, b_ih, b_hh, *extras]."""
-    if spec.has_cell_state:
-        hs, cs, acts = spec.fn.apply(x, h0, c0, *params)
-    else:
-        hs, acts = spec.fn.apply(x, h0, None, *params)
-        cs = None
+    """One layer and direction, time-major x (L, N, I); params [w_ih, w_hh, b_ih, b_hh, *extras].
+
+    ``bf16``: the whole-sequence GEMMs on bf16 operands (``fused_lstm.bf16_gemms``); None reads
+    the enclosing ``bf16_gemms`` block in eager mode (compiled code passes it explicitly)."""
+    if bf16 is None:
+        bf16 = not torch.compiler.is_compiling() and _gemm_dtype() is not None
+    hs, cs, acts = spec.fn(x, h0, c0, *params, bf16=bf16)
     gates = None
     if record:
         H = hs.shape[-1]

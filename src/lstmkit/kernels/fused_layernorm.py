@@ -8,59 +8,71 @@ Gate rows are kept internally in the order i|f|o|g, like the plain LSTM kernel.
 from __future__ import annotations
 
 import torch
-from torch.autograd.function import once_differentiable
+from torch import Tensor
 
 from lstmkit.kernels import _loops
 from lstmkit.kernels.fused_lstm import (
     _bias,
-    _gemm_dtype,
     _layer_grads,
     _permute_rows,
     _project,
     _unpermute_rows,
 )
 
-__all__ = ["GATE_SLICES", "LayerNormFn"]
+__all__ = ["GATE_SLICES", "layernorm_backward", "layernorm_forward"]
 
 GATE_SLICES = {"layernorm": {"i": 0, "f": 1, "o": 2, "g": 3}}
 
 
-class LayerNormFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, gw, gb, cw, cb):
-        # x (L, N, I), h0/c0 (N, H); gw, gb (4H) per-gate LN gain/shift; cw, cb (H) for c_t
-        w_ih_p, w_hh_p = _permute_rows(w_ih, 4), _permute_rows(w_hh, 4)
-        gw_p, gb_p = _permute_rows(gw, 4), _permute_rows(gb, 4)
-        ctx.gemm_dtype = _gemm_dtype()
-        xp = _project(x, w_ih_p, _permute_rows(_bias(b_ih, b_hh), 4), ctx.gemm_dtype)  # (L, N, 4H)
-        fwd = _loops.get("layernorm_forward", x)
-        hs, cs, tus, xhat, rstd, chat, crstd, acts = fwd(
-            xp, h0, c0, w_hh_p.t(), gw_p, gb_p, cw.contiguous(), cb.contiguous()
-        )
-        ctx.save_for_backward(
-            x, h0, c0, w_ih_p, w_hh_p, gw_p, cw, hs, cs, tus, xhat, rstd, chat, crstd, acts
-        )
-        ctx.set_materialize_grads(False)
-        ctx.mark_non_differentiable(acts)
-        return hs, cs, acts
+def layernorm_forward(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    extra: tuple[Tensor, ...],
+    dtype: torch.dtype | None,
+) -> tuple[Tensor, ...]:
+    """x (L, N, I), h0/c0 (N, H); ``extra`` = (gw, gb (4H): the per-gate LN gains and shifts,
+    cw, cb (H): those of c_t). Returns hs, cs, acts (the gate values, internal order), then what
+    the backward reads: tus, xhat, rstd, chat, crstd (``_loops_py.layernorm_forward``)."""
+    gw, gb, cw, cb = extra
+    w_hh_p = _permute_rows(w_hh, 4)
+    xp = _project(x, _permute_rows(w_ih, 4), _permute_rows(_bias(b_ih, b_hh), 4), dtype)
+    fwd = _loops.get("layernorm_forward", x)
+    hs, cs, tus, xhat, rstd, chat, crstd, acts = fwd(
+        xp, h0, c0, w_hh_p.t(), _permute_rows(gw, 4), _permute_rows(gb, 4), cw.contiguous(),
+        cb.contiguous(),
+    )  # fmt: skip
+    return hs, cs, acts, tus, xhat, rstd, chat, crstd
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dhs, dcs, _dacts):
-        (x, h0, c0, w_ih_p, w_hh_p, gw_p, cw, hs, cs, tus, xhat, rstd, chat, crstd, acts) = (
-            ctx.saved_tensors
-        )
-        H = hs.shape[-1]
-        if dhs is None:
-            dhs = torch.zeros_like(hs)
-        bwd = _loops.get("layernorm_backward", x)
-        dA, sums, dh0, dc0 = bwd(
-            dhs.contiguous(), dcs, w_hh_p, acts, cs, tus, xhat, rstd, chat, crstd, c0, gw_p, cw
-        )
-        need = ctx.needs_input_grad
-        grads = _layer_grads(dA, x, h0, hs, w_ih_p, 4, dh0, dc0, need, ctx.gemm_dtype)
-        dgw = _unpermute_rows(sums[: 4 * H], 4) if need[7] else None
-        dgb = _unpermute_rows(sums[4 * H : 8 * H], 4) if need[8] else None
-        dcw = sums[8 * H : 9 * H] if need[9] else None
-        dcb = sums[9 * H :] if need[10] else None
-        return (*grads, dgw, dgb, dcw, dcb)
+
+def layernorm_backward(
+    dhs: Tensor | None,
+    dcs: Tensor | None,
+    saved: tuple[Tensor, ...],
+    extra: tuple[Tensor, ...],
+    need: tuple[bool, ...],
+    dtype: torch.dtype | None,
+) -> tuple[Tensor | None, ...]:
+    """BPTT of :func:`layernorm_forward`; ``saved`` = (x, h0, c0, w_ih, w_hh, hs, cs, acts, tus,
+    xhat, rstd, chat, crstd); ``need`` says which of (x, h0, c0, w_ih, w_hh, b_ih, b_hh, gw, gb,
+    cw, cb) need a gradient. Returns those gradients, None where not needed."""
+    x, h0, c0, w_ih, w_hh, hs, cs, acts, tus, xhat, rstd, chat, crstd = saved
+    gw, _, cw, _ = extra
+    H = hs.shape[-1]
+    if dhs is None:
+        dhs = torch.zeros_like(hs)
+    bwd = _loops.get("layernorm_backward", x)
+    dA, sums, dh0, dc0 = bwd(
+        dhs.contiguous(), dcs, _permute_rows(w_hh, 4), acts, cs, tus, xhat, rstd, chat, crstd, c0,
+        _permute_rows(gw, 4), cw.contiguous(),
+    )  # fmt: skip
+    grads = _layer_grads(dA, x, h0, hs, _permute_rows(w_ih, 4), 4, dh0, dc0, need, dtype)
+    dgw = _unpermute_rows(sums[: 4 * H], 4) if need[7] else None
+    dgb = _unpermute_rows(sums[4 * H : 8 * H], 4) if need[8] else None
+    dcw = sums[8 * H : 9 * H] if need[9] else None
+    dcb = sums[9 * H :] if need[10] else None
+    return (*grads, dgw, dgb, dcw, dcb)

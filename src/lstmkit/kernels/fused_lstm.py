@@ -1,6 +1,7 @@
 """Fused LSTM-family kernels (lstm, peephole, coupled) with a hand-written BPTT backward.
 
-Each kernel is a ``torch.autograd.Function`` over one layer and one direction, time-major:
+Each kernel is a forward and a backward function over one layer and one direction, time-major
+(``kernels.ops`` registers them as custom ops with their autograd formula):
 
 * forward: the input projection of all steps in one GEMM, then per step one recurrent GEMM
   (``addmm``) and in-place pointwise gate math into preallocated buffers;
@@ -22,12 +23,11 @@ from collections.abc import Iterator
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from lstmkit.kernels import _loops
 from lstmkit.kernels._loops_py import _prev
 
-__all__ = ["GATE_SLICES", "CoupledFn", "LSTMFn", "PeepholeFn", "bf16_gemms"]
+__all__ = ["BLOCKS", "GATE_SLICES", "bf16_gemms", "family_backward", "family_forward"]
 
 # Block index (in units of H) of each gate in the internal order.
 GATE_SLICES = {
@@ -35,6 +35,8 @@ GATE_SLICES = {
     "peephole": {"i": 0, "f": 1, "o": 2, "g": 3},
     "coupled": {"f": 0, "o": 1, "g": 2},
 }
+# Gate blocks (in units of H) per cell: lstm and peephole i|f|g|o, coupled f|g|o.
+BLOCKS = {"lstm": 4, "peephole": 4, "coupled": 3}
 # Permutation from torch's row order (i|f|g|o, or f|g|o for coupled) to the internal one.
 _PERM = {4: (0, 1, 3, 2), 3: (0, 2, 1)}
 
@@ -163,70 +165,58 @@ def _layer_grads(
     )
 
 
-class _LSTMFamilyFn(torch.autograd.Function):
-    """Shared forward/backward of the LSTM-family kernels; subclasses name their loops."""
-
-    blocks = 4
-    loop = "lstm"  # _loops.get(f"{loop}_forward" / f"{loop}_backward")
-
-    @classmethod
-    def forward(cls, ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, *extra):
-        # x (L, N, I), h0/c0 (N, H), weights in torch's row order; extra = (peephole weights,)
-        nb = cls.blocks
-        w_ih_p = _permute_rows(w_ih, nb)
-        w_hh_p = _permute_rows(w_hh, nb)
-        ctx.gemm_dtype = _gemm_dtype()
-        xp = _project(x, w_ih_p, _permute_rows(_bias(b_ih, b_hh), nb), ctx.gemm_dtype)  # (L, N, G)
-        fwd = _loops.get(f"{cls.loop}_forward", x)
-        hs, cs, acts = fwd(xp, h0, c0, w_hh_p.t(), *extra)
-        ctx.save_for_backward(x, h0, c0, w_ih_p, w_hh_p, hs, cs, acts, *extra)
-        ctx.kernel = cls
-        ctx.set_materialize_grads(False)
-        ctx.mark_non_differentiable(acts)
-        return hs, cs, acts
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dhs, dcs, _dacts):
-        cls = ctx.kernel
-        x, h0, c0, w_ih_p, w_hh_p, hs, cs, acts, *extra = ctx.saved_tensors
-        if dhs is None:
-            dhs = torch.zeros_like(hs)
-        bwd = _loops.get(f"{cls.loop}_backward", x)
-        dA, dh0, dc0 = bwd(dhs.contiguous(), dcs, w_hh_p, acts, cs, c0, *extra)
-        need = ctx.needs_input_grad
-        grads = _layer_grads(dA, x, h0, hs, w_ih_p, cls.blocks, dh0, dc0, need, ctx.gemm_dtype)
-        return (*grads, *cls._extra_grads(dA, cs, c0, need[7:]))
-
-    @classmethod
-    def _extra_grads(cls, dA: Tensor, cs: Tensor, c0: Tensor, needed) -> tuple:
-        return ()
+def family_forward(
+    cell: str,
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    extra: tuple[Tensor, ...],
+    dtype: torch.dtype | None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One layer and direction of ``cell`` (lstm, peephole or coupled): x (L, N, I), h0/c0
+    (N, H), weights in torch's row order, ``extra`` = (peephole weights,) for peephole; ``dtype``
+    the operand dtype of the whole-sequence GEMMs (None: the tensors' own). Returns hs, cs (L, N, H)
+    and the gate values acts (L, N, G) in the internal order."""
+    nb = BLOCKS[cell]
+    w_hh_p = _permute_rows(w_hh, nb)
+    xp = _project(x, _permute_rows(w_ih, nb), _permute_rows(_bias(b_ih, b_hh), nb), dtype)
+    return _loops.get(f"{cell}_forward", x)(xp, h0, c0, w_hh_p.t(), *extra)
 
 
-class LSTMFn(_LSTMFamilyFn):
-    """i, f, o = σ(a); g = tanh(a); c' = f⊙c + i⊙g; h' = o⊙tanh(c')."""
+def family_backward(
+    cell: str,
+    dhs: Tensor | None,
+    dcs: Tensor | None,
+    saved: tuple[Tensor, ...],
+    extra: tuple[Tensor, ...],
+    need: tuple[bool, ...],
+    dtype: torch.dtype | None,
+) -> tuple[Tensor | None, ...]:
+    """BPTT of :func:`family_forward` from the gradients at hs and cs (None: zero); ``saved`` =
+    (x, h0, c0, w_ih, w_hh, hs, cs, acts), ``need`` says which of (x, h0, c0, w_ih, w_hh, b_ih,
+    b_hh, *extra) need a gradient. Returns those gradients, None where not needed."""
+    x, h0, c0, w_ih, w_hh, hs, cs, acts = saved
+    nb = BLOCKS[cell]
+    if dhs is None:
+        dhs = torch.zeros_like(hs)
+    bwd = _loops.get(f"{cell}_backward", x)
+    dA, dh0, dc0 = bwd(dhs.contiguous(), dcs, _permute_rows(w_hh, nb), acts, cs, c0, *extra)
+    w_ih_p = _permute_rows(w_ih, nb)
+    grads = _layer_grads(dA, x, h0, hs, w_ih_p, nb, dh0, dc0, need, dtype)
+    if cell != "peephole":
+        return grads
+    return (*grads, _peephole_grad(dA, cs, c0) if need[7] else None)
 
-    blocks, loop = 4, "lstm"
 
-
-class PeepholeFn(_LSTMFamilyFn):
-    """Peepholes: i, f see c_{t-1} and o sees c_t through diagonal weights p_i|p_f|p_o."""
-
-    blocks, loop = 4, "peephole"
-
-    @classmethod
-    def _extra_grads(cls, dA, cs, c0, needed):
-        if not needed[0]:
-            return (None,)
-        H = cs.shape[-1]
-        cprev = _prev(c0, cs)
-        dpi = (dA[..., :H] * cprev).sum((0, 1))
-        dpf = (dA[..., H : 2 * H] * cprev).sum((0, 1))
-        dpo = (dA[..., 2 * H : 3 * H] * cs).sum((0, 1))
-        return (torch.cat([dpi, dpf, dpo]),)
-
-
-class CoupledFn(_LSTMFamilyFn):
-    """Coupled gates: i = 1 - f, so c' = f⊙c + (1-f)⊙g (rows f|g|o)."""
-
-    blocks, loop = 3, "coupled"
+def _peephole_grad(dA: Tensor, cs: Tensor, c0: Tensor) -> Tensor:
+    """dL/d(p_i|p_f|p_o): i and f see c_{t-1}, o sees c_t."""
+    H = cs.shape[-1]
+    cprev = _prev(c0, cs)
+    dpi = (dA[..., :H] * cprev).sum((0, 1))
+    dpf = (dA[..., H : 2 * H] * cprev).sum((0, 1))
+    dpo = (dA[..., 2 * H : 3 * H] * cs).sum((0, 1))
+    return torch.cat([dpi, dpf, dpo])

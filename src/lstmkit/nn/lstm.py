@@ -11,7 +11,6 @@ from torch.nn.utils.rnn import PackedSequence
 
 from lstmkit.kernels import _ext
 from lstmkit.kernels.cells import CellSpec, get_cell, run_fused, run_reference
-from lstmkit.kernels.fused_lstm import bf16_gemms
 from lstmkit.kernels.native import run_native
 from lstmkit.nn._checks import (
     cast_state,
@@ -233,6 +232,10 @@ class LSTM(nn.Module):
                 return "reference"
             if record or not self.spec.torch_native:
                 return "fused"
+            if torch.compiler.is_compiling():
+                # compiled: lstmkit's custom ops keep the whole model one graph (torch's kernels
+                # would break it); exported: torch's own ops, which run without lstmkit
+                return "torch" if torch.compiler.is_exporting() else "fused"
             on_cpu = device is None or torch.device(device).type == "cpu"
             if self.cell == "gru" and on_cpu and _ext.load():
                 return "fused"
@@ -286,19 +289,25 @@ class LSTM(nn.Module):
             # lstmkit's fused kernels do their whole-sequence GEMMs on bf16 operands (fp32
             # accumulation, fp32 recurrence). torch's cuDNN kernels keep autocast.
             fused_bf16 = backend == "fused" and x.device.type == "cpu" and cpu_bf16_lstm()
-            with torch.autocast(x.device.type, enabled=False), bf16_gemms(fused_bf16):
-                return self._run(x, h0, c0, lens, record, backend, probe)
+            with torch.autocast(x.device.type, enabled=False):
+                return self._run(x, h0, c0, lens, record, backend, probe, fused_bf16)
         return self._run(x, h0, c0, lens, record, backend, probe)
 
-    def _run(self, x, h0, c0, lens, record, backend, probe=None):
+    def _run(self, x, h0, c0, lens, record, backend, probe=None, bf16=False):
         if backend == "torch":
-            out, h_n, c_n = run_native(
+            native = run_native
+            if torch.compiler.is_compiling() and not torch.compiler.is_exporting():
+                native = _run_native_eagerly  # as torch.nn.LSTM under torch.compile
+            out, h_n, c_n = native(
                 self.cell, x, h0, c0, self._flat_weights(), bias=self.bias,
                 num_layers=self.num_layers, dropout=self.dropout, training=self.training,
                 bidirectional=self.bidirectional, batch_first=self.batch_first, lengths=lens,
             )  # fmt: skip
             return out, (h_n, c_n)
-        return self._forward_layers(x, h0, c0, lens, record, _LAYER_RUNNERS[backend], probe)
+        run = _LAYER_RUNNERS[backend]
+        if bf16:  # backend is "fused" then
+            run = functools.partial(run, bf16=True)
+        return self._forward_layers(x, h0, c0, lens, record, run, probe)
 
     def _initial_state(self, hx: State, x: Tensor, n: int) -> tuple[Tensor, Tensor | None]:
         shape = (self.num_directions * self.num_layers, n, self.output_size)
@@ -366,6 +375,11 @@ class LSTM(nn.Module):
         keys = self.spec.record_keys
         rec = {key: torch.stack([torch.stack([r[key] for r in lr]) for lr in recs]) for key in keys}
         return out, (h_n, c_n), rec
+
+
+# torch's kernels run outside the compiled graph, as torch.nn.LSTM / GRU do under torch.compile
+# (inductor's CPU lowering of a decomposed LSTM fails when only the weights need gradients).
+_run_native_eagerly = torch.compiler.disable(run_native)
 
 
 def _check_proj(proj_size: object, hidden_size: int, spec: CellSpec, cell: str, backend: str):
