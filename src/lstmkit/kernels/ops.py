@@ -17,7 +17,8 @@ that autograd does not differentiate through (recorded fused gates are detached)
 ``layer(cell)`` gives the uniform call ``(x, h0, c0, w_ih, w_hh, b_ih, b_hh, *extra, bf16=...)
 -> (hs, cs or None, acts)`` that ``cells.run_fused`` uses: the custom op while the compiler
 traces, and in eager mode the same forward and backward through a plain ``autograd.Function``
-(the custom-op dispatch costs 100-200 us per call, too much for small layers).
+(the custom-op dispatch costs 90-360 us more per small layer forward and backward, measured
+``benchmarks/compile.py``).
 """
 
 from __future__ import annotations
@@ -188,7 +189,7 @@ OPS: dict[str, tuple] = {cell: _define(cell) for cell in _EXTRAS}
 
 class _EagerLayer(torch.autograd.Function):
     """The same forward and backward outside compiled code, without the custom-op dispatch
-    (measured 100-200 us per layer call on small shapes, ``benchmarks/compile.py``)."""
+    (90-360 us per small layer forward and backward, ``benchmarks/compile.py``)."""
 
     @staticmethod
     def forward(ctx, cell, bf16, *tensors):
