@@ -115,6 +115,24 @@ def add_classify_args(c: argparse.ArgumentParser) -> None:
                    help="hold-out fraction without a test set (default %(default)s)")  # fmt: skip
     c.add_argument("--data-dir", help="where built-in data sets are looked up and cached")
     m = c.add_argument_group("classifier")
+    m.add_argument(
+        "--arch",
+        choices=["encoder", "lstm-fcn", "mlstm-fcn"],
+        help=h(
+            "the network: front end + recurrence + pooling, or LSTM-FCN / "
+            "MLSTM-FCN (a convolutional branch beside the recurrence)",
+            "arch",
+        ),
+    )
+    m.add_argument(
+        "--fcn-shuffle",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=h("lstm-fcn: the recurrence reads each channel as one step", "fcn_shuffle"),
+    )
+    m.add_argument("--rnn-dropout", type=_unit,
+                   help=h("lstm-fcn: dropout on the recurrent branch's last state",
+                          "rnn_dropout"))  # fmt: skip
     m.add_argument("--pool", choices=["last", "mean", "max", "attention"],
                    help=h("how the per-step features become one vector", "pool"))  # fmt: skip
     m.add_argument("--conv-channels", type=_count,

@@ -172,3 +172,30 @@ def check_label_values(classes: np.ndarray) -> None:
         raise ValueError(
             f"labels must be numbers, strings or booleans, got {type(bad[0]).__name__} ({bad[0]!r})"
         )
+
+
+def class_weight_vector(cw, classes: np.ndarray, y_idx: np.ndarray) -> np.ndarray | None:
+    """(K,) float32 loss weights from a ``class_weight`` option (None, "balanced" or
+    {label: weight}) for ``classes`` and the training split's class indices, or None."""
+    K = len(classes)
+    if cw is None:
+        return None
+    if cw == "balanced":
+        counts = np.bincount(y_idx, minlength=K).astype(np.float64)
+        w = len(y_idx) / (K * np.maximum(counts, 1))  # scikit-learn's "balanced"
+        return w.astype(np.float32)
+    if not isinstance(cw, dict):
+        raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {cw!r}")
+    names = {str(v): k for k, v in enumerate(classes.tolist())}
+    index = {v: k for k, v in enumerate(classes.tolist())}
+    w = np.ones(K, dtype=np.float32)
+    for label, weight in cw.items():
+        k = index.get(label, names.get(str(label)))  # str keys: a dict read from JSON
+        if k is None:
+            raise ValueError(
+                f"class_weight has label {label!r}, not a class of y ({classes.tolist()[:20]})"
+            )
+        if not isinstance(weight, int | float) or weight < 0:
+            raise ValueError(f"class_weight[{label!r}] must be >= 0, got {weight!r}")
+        w[k] = weight
+    return w

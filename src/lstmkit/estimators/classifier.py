@@ -31,10 +31,11 @@ from lstmkit.estimators._base import (
 from lstmkit.estimators._inputs import (
     ChannelStats,
     check_label_values,
+    class_weight_vector,
     labels_1d,
     sequence_arrays,
 )
-from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
+from lstmkit.models import ARCHS, ClassifierConfig, FCNConfig, FeatureConfig, SequenceClassifier
 from lstmkit.runs import merge_config
 from lstmkit.train import distributed
 from lstmkit.train.batches import TensorBatches
@@ -67,6 +68,16 @@ class Classifier(ClassifierMixin, SavedEstimator):
         Units per recurrent layer and direction (H).
     layers : int, default 2
         Stacked recurrent layers.
+    arch : {"encoder", "lstm-fcn", "mlstm-fcn"}, default "encoder"
+        The network: the Conv1d front end, recurrent stack and pooling ("encoder"); LSTM-FCN
+        (a fully convolutional branch, 128/256/128 filters of kernels 8/5/3 with batch norm and
+        global average pooling, beside the recurrent stack; the conv_* and pool options do not
+        apply); MLSTM-FCN (LSTM-FCN with squeeze-and-excite blocks, for multivariate input).
+    fcn_shuffle : bool, default True
+        lstm-fcn / mlstm-fcn: the recurrent branch reads each channel as one step of L features
+        (the papers' dimension shuffle); False: the L steps of C channels.
+    rnn_dropout : float, default 0.8
+        lstm-fcn / mlstm-fcn: dropout on the recurrent branch's last state.
     cell : {"lstm", "peephole", "coupled", "gru", "layernorm"}, default "gru"
         The recurrent step (README "Cells").
     bidirectional : bool, default False
@@ -159,6 +170,9 @@ class Classifier(ClassifierMixin, SavedEstimator):
     def __init__(
         self,
         *,
+        arch: str = "encoder",
+        fcn_shuffle: bool = True,
+        rnn_dropout: float = 0.8,
         hidden: int = 128,
         layers: int = 2,
         cell: str = "gru",
@@ -194,6 +208,9 @@ class Classifier(ClassifierMixin, SavedEstimator):
         random_state: int | None = 0,
         verbose: int = 0,
     ) -> None:
+        self.arch = arch
+        self.fcn_shuffle = fcn_shuffle
+        self.rnn_dropout = rnn_dropout
         self.hidden = hidden
         self.layers = layers
         self.cell = cell
@@ -246,10 +263,20 @@ class Classifier(ClassifierMixin, SavedEstimator):
 
     # ------------------------------------------------------------------ options
     def feature_config(self, input_size: int) -> FeatureConfig:
-        """The network's front end and recurrence for ``input_size`` channels (validated)."""
+        """The network's front end and recurrence for ``input_size`` features per step
+        (validated); for lstm-fcn / mlstm-fcn the recurrent branch alone (no front end, pooling
+        by the last state)."""
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         stride = self.conv_stride
         if stride is None:
             stride = 2 if self.conv_channels else 1  # the default stride of the front end
+        if self.arch != "encoder":
+            return FeatureConfig(
+                input_size=input_size, hidden=self.hidden, layers=self.layers, cell=self.cell,
+                bidirectional=self.bidirectional, dropout=self.dropout, pool="last",
+                backend=self.backend, forget_bias=self.forget_bias,
+            )  # fmt: skip
         return FeatureConfig(
             input_size=input_size,
             hidden=self.hidden,
@@ -265,10 +292,20 @@ class Classifier(ClassifierMixin, SavedEstimator):
             forget_bias=self.forget_bias,
         )
 
+    def fcn_config(self, channels: int, length: int) -> FCNConfig | None:
+        """The convolutional branch of lstm-fcn / mlstm-fcn (None for the encoder)."""
+        if self.arch == "encoder":
+            return None
+        if not isinstance(self.fcn_shuffle, bool):
+            raise ValueError(f"fcn_shuffle must be True or False, got {self.fcn_shuffle!r}")
+        return FCNConfig(channels, length, self.fcn_shuffle, self.arch == "mlstm-fcn",
+                         self.rnn_dropout)  # fmt: skip
+
     def check_options(self, seed: int = 0) -> TrainConfig:
         """Every option checked before any data is read; returns the Trainer's config (its
         ``epochs`` still 8 when ``epochs`` is None: ``epochs_for`` decides with the data)."""
         self.feature_config(1)
+        self.fcn_config(1, 1)
         if not isinstance(self.head_dropout, int | float) or not 0 <= self.head_dropout < 1:
             raise ValueError(f"head_dropout must lie in [0, 1), got {self.head_dropout!r}")
         self.epochs_for(1)
@@ -324,11 +361,12 @@ class Classifier(ClassifierMixin, SavedEstimator):
         if self.epochs is None and epochs != DEFAULT_EPOCHS:
             log.info("%d training sequences: %d epochs for %d steps at least (min_steps)",
                      len(keep), epochs, self.min_steps)  # fmt: skip
-        weights = self._class_weights(y_train)
+        weights = class_weight_vector(self.class_weight, self.classes_, y_train)
         self.stats_ = ChannelStats.fit(X_train, lk)  # statistics of the training split only
-        fc = self.feature_config(X.shape[2])
+        fcn = self.fcn_config(X.shape[2], X.shape[1])
+        fc = self.feature_config(X.shape[2] if fcn is None else fcn.rnn_input_size)
         names = tuple(str(v) for v in self.classes_)
-        self.config_ = ClassifierConfig(fc, len(names), self.head_dropout, names)
+        self.config_ = ClassifierConfig(fc, len(names), self.head_dropout, names, self.arch, fcn)
         torch.manual_seed(c.seed)
         self.model_ = SequenceClassifier(self.config_)
         if run_dir is not None and distributed.is_main():  # rank 0 writes the run directory
@@ -381,32 +419,6 @@ class Classifier(ClassifierMixin, SavedEstimator):
             )
         return codes
 
-    def _class_weights(self, y_idx: np.ndarray) -> np.ndarray | None:
-        """(K,) float32 loss weights from ``class_weight``, or None."""
-        cw, K = self.class_weight, len(self.classes_)
-        if cw is None:
-            return None
-        if cw == "balanced":
-            counts = np.bincount(y_idx, minlength=K).astype(np.float64)
-            w = len(y_idx) / (K * np.maximum(counts, 1))  # scikit-learn's "balanced"
-            return w.astype(np.float32)
-        if not isinstance(cw, dict):
-            raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {cw!r}")
-        names = {str(v): k for k, v in enumerate(self.classes_.tolist())}
-        index = {v: k for k, v in enumerate(self.classes_.tolist())}
-        w = np.ones(K, dtype=np.float32)
-        for label, weight in cw.items():
-            k = index.get(label, names.get(str(label)))  # str keys: a dict read from JSON
-            if k is None:
-                raise ValueError(
-                    f"class_weight has label {label!r}, not a class of y "
-                    f"({self.classes_.tolist()[:20]})"
-                )
-            if not isinstance(weight, int | float) or weight < 0:
-                raise ValueError(f"class_weight[{label!r}] must be >= 0, got {weight!r}")
-            w[k] = weight
-        return w
-
     def _batches(self, X, y, lengths, shuffle: bool) -> TensorBatches:
         xt = torch.from_numpy(self.stats_.standardise(X, lengths))
         lt = None if lengths is None else torch.from_numpy(lengths)
@@ -453,10 +465,10 @@ class Classifier(ClassifierMixin, SavedEstimator):
         return self._infer(X, lengths, features)
 
     def _check_channels(self, X: np.ndarray) -> None:
-        if X.shape[2] != self.config_.features.input_size:
+        if X.shape[2] != self.config_.input_channels:
             raise ValueError(
                 f"X has {X.shape[2]} channels per step; the model was trained on "
-                f"{self.config_.features.input_size}"
+                f"{self.config_.input_channels}"
             )
 
     def predict(self, X, lengths=None) -> np.ndarray:
@@ -487,7 +499,7 @@ class Classifier(ClassifierMixin, SavedEstimator):
         self.stats_ = ChannelStats.from_dict(config["preprocess"])
         dtype = config.get("classes_dtype")  # runs before it kept class names as strings
         self.classes_ = np.asarray(config["classes"], dtype=None if dtype is None else dtype)
-        self.n_features_in_ = self.config_.features.input_size
+        self.n_features_in_ = self.config_.input_channels
         self.history_ = []
 
 

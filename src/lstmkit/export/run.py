@@ -178,8 +178,9 @@ def _zero_state(est, n: int) -> list[np.ndarray | None]:
 def _random_inputs(est) -> Heldout:
     rng = np.random.default_rng(0)
     if est.task == "classify":
-        C = est.config_.features.input_size
-        X = (rng.standard_normal((_CHECK_ROWS, 32, C)) * est.std_ + est.mean_).astype(np.float32)
+        C, fcn = est.config_.input_channels, est.config_.fcn
+        L = 32 if fcn is None or not fcn.shuffle else min(32, fcn.length)  # its longest input
+        X = (rng.standard_normal((_CHECK_ROWS, L, C)) * est.std_ + est.mean_).astype(np.float32)
         return Heldout([X, None], "random")
     if est.task == "forecast":
         F = est.config_.features.input_size

@@ -355,7 +355,7 @@ def _warm_up(model) -> None:
     first request rather than during it."""
     try:
         if model.task == "classify":
-            X = np.zeros((1, 1, model.config_.features.input_size), np.float32)
+            X = np.zeros((1, 1, model.n_features_in_), np.float32)
             model.predict_proba(X)
             model.predict_proba(X, np.ones(1, np.int64))
         elif model.task == "textgen":

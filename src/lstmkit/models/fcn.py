@@ -1,0 +1,159 @@
+"""LSTM-FCN and MLSTM-FCN (Karim et al. 2018, 2019): a fully convolutional branch beside a
+recurrent branch, concatenated before the classifier.
+
+* FCN branch: three Conv1d blocks (128, 256, 128 filters, kernels 8, 5, 3, "same" padding),
+  each with batch normalisation and ReLU, then global average pooling over the valid steps;
+  ``squeeze_excite=True`` (MLSTM-FCN) puts a squeeze-and-excite block (reduction 16) after the
+  first two blocks.
+* Recurrent branch: lstmkit's LSTM stack (any cell and backend) over the *dimension-shuffled*
+  input: with ``shuffle=True`` (the papers' default) the network reads the C channels as C steps
+  of L features each (one step for a univariate series), which is fast and what the papers
+  measured; ``shuffle=False`` reads the L steps of C channels. Dropout (0.8 in the papers) on its
+  last hidden state.
+
+``FCNBranches(config, rnn)`` (``rnn``: the recurrent branch's ``FeatureConfig``, input size L
+when shuffled, C otherwise; pooling "last") maps x (N, L, C), lengths (N,) or None to
+``(pooled, local)``: pooled (N, 128 + D*H), the concatenation, and local (N, L, 128), the last
+conv block's per-step maps (zeros past each length), as ``FeatureExtractor`` does for the
+encoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lstmkit.models.features import FeatureConfig, FeatureExtractor
+
+__all__ = ["FCN_FILTERS", "FCN_KERNELS", "FCNBranches", "FCNConfig"]
+
+FCN_FILTERS = (128, 256, 128)
+FCN_KERNELS = (8, 5, 3)
+
+
+@dataclass(frozen=True)
+class FCNConfig:
+    channels: int  # C, channels per step
+    length: int  # L the shuffled recurrent branch reads (longer inputs are refused, shorter padded)
+    shuffle: bool = True
+    squeeze_excite: bool = False
+    rnn_dropout: float = 0.8  # on the recurrent branch's last state
+
+    def __post_init__(self) -> None:
+        for name in ("channels", "length"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not 0.0 <= self.rnn_dropout < 1.0:
+            raise ValueError(f"rnn_dropout must lie in [0, 1), got {self.rnn_dropout}")
+
+    @property
+    def rnn_input_size(self) -> int:
+        """Features per step of the recurrent branch: L when shuffled, C otherwise."""
+        return self.length if self.shuffle else self.channels
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FCNConfig:
+        return cls(**d)
+
+
+class SqueezeExcite(nn.Module):
+    """Channel attention (Hu et al.): scale each channel by a gate from its masked mean."""
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        inner = max(1, channels // reduction)
+        self.gate = nn.Sequential(
+            nn.Linear(channels, inner), nn.ReLU(), nn.Linear(inner, channels), nn.Sigmoid()
+        )
+
+    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:  # x (N, C, L), mask (N, 1, L)
+        return x * self.gate(_masked_mean(x, mask)).unsqueeze(-1)
+
+
+def _masked_mean(x: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean over the last axis of (N, C, L), over the valid steps when ``mask`` is given."""
+    if mask is None:
+        return x.mean(-1)
+    return (x * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+
+
+class FCNBranches(nn.Module):
+    """The two branches of LSTM-FCN / MLSTM-FCN; see the module docstring."""
+
+    def __init__(self, config: FCNConfig, rnn: FeatureConfig) -> None:
+        super().__init__()
+        if rnn.input_size != config.rnn_input_size:
+            raise ValueError(
+                f"the recurrent branch reads {config.rnn_input_size} features per step "
+                f"({'L' if config.shuffle else 'C'}), configured for {rnn.input_size}"
+            )
+        self.config = c = config
+        self.out_features = FCN_FILTERS[-1] + rnn.out_features
+        convs, norms, excite = [], [], []
+        width = c.channels
+        for filters, kernel in zip(FCN_FILTERS, FCN_KERNELS, strict=True):
+            convs.append(nn.Conv1d(width, filters, kernel))  # "same" padding in forward
+            norms.append(nn.BatchNorm1d(filters))
+            width = filters
+        if c.squeeze_excite:
+            excite = [SqueezeExcite(f) for f in FCN_FILTERS[:2]]
+        self.convs, self.norms = nn.ModuleList(convs), nn.ModuleList(norms)
+        self.excite = nn.ModuleList(excite)
+        self.recurrent = FeatureExtractor(rnn)
+        self.rnn_dropout = nn.Dropout(c.rnn_dropout)
+
+    @property
+    def rnn(self):
+        """The recurrent branch's lstmkit LSTM (what recording and inspect read)."""
+        return self.recurrent.rnn
+
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, pool: str | None = None
+    ) -> tuple[Tensor | None, Tensor]:
+        """``pool``: None (the concatenation) or ``"none"`` (no pooled vector); the conv branch
+        pools by its global average, the recurrent one by its last state."""
+        if pool not in (None, "none"):
+            raise ValueError(f"an FCN model pools its own way; pool must be None or 'none', "
+                             f"got {pool!r}")  # fmt: skip
+        L = x.shape[1]
+        mask = None
+        if lengths is not None:
+            steps = torch.arange(L, device=x.device)
+            mask = (steps[None, :] < lengths.to(x.device)[:, None]).unsqueeze(1)  # (N, 1, L)
+        h = x.transpose(1, 2)  # (N, C, L)
+        for k, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
+            k_size = conv.kernel_size[0]  # "same" as Keras pads an even kernel: one more right
+            h = F.relu(norm(conv(F.pad(h, ((k_size - 1) // 2, k_size // 2)))))
+            if mask is not None:
+                h = h * mask  # padded steps stay zero for the next convolution
+            if k < len(self.excite):
+                h = self.excite[k](h, mask)
+        local = h.transpose(1, 2)  # (N, L, 128)
+        if pool == "none":
+            return None, local
+        return torch.cat(
+            [_masked_mean(h, mask), self.rnn_dropout(self._recur(x, lengths))], 1
+        ), local
+
+    def _recur(self, x: Tensor, lengths: Tensor | None) -> Tensor:
+        if not self.config.shuffle:
+            return self.recurrent(x, lengths)[0]
+        L = x.shape[1]
+        if L > self.config.length:
+            raise ValueError(
+                f"this model reads sequences of at most {self.config.length} steps (its "
+                f"recurrent branch takes a whole channel as one step), got {L}"
+            )
+        if lengths is not None:  # padded steps read as zeros, whatever the padding held
+            steps = torch.arange(L, device=x.device)
+            x = x * (steps[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1).to(x.dtype)
+        if L < self.config.length:
+            x = F.pad(x, (0, 0, 0, self.config.length - L))  # zeros, as padded training data
+        return self.recurrent(x.transpose(1, 2))[0]  # C steps of L features

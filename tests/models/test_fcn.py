@@ -1,0 +1,100 @@
+"""LSTM-FCN / MLSTM-FCN branches: shapes, padding, the dimension shuffle, configs, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lstmkit.models import ClassifierConfig, FCNConfig, FeatureConfig, SequenceClassifier
+from lstmkit.models.fcn import FCNBranches
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _model(arch="lstm-fcn", C=3, L=20, shuffle=True, cell="lstm", K=4) -> SequenceClassifier:
+    torch.manual_seed(0)
+    fcn = FCNConfig(C, L, shuffle, arch == "mlstm-fcn", 0.8)
+    rnn = FeatureConfig(input_size=fcn.rnn_input_size, hidden=8, layers=1, cell=cell)
+    return SequenceClassifier(ClassifierConfig(rnn, K, arch=arch, fcn=fcn)).eval()
+
+
+@pytest.mark.parametrize("arch", ["lstm-fcn", "mlstm-fcn"])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_shapes_and_padding(arch, shuffle):
+    """A short sequence alone and padded into a longer batch with lengths: the same logits (the
+    conv branch masks the padded steps, the shuffled recurrence pads with zeros itself)."""
+    model = _model(arch, shuffle=shuffle)
+    x = torch.randn(2, 20, 3)
+    assert model(x).shape == (2, 4)
+    short = torch.randn(1, 13, 3)
+    padded = torch.cat([F.pad(short, (0, 0, 0, 7)), x[:1]])
+    lengths = torch.tensor([13, 20])
+    with torch.no_grad():
+        torch.testing.assert_close(model(padded, lengths)[:1], model(short), rtol=1e-5, atol=1e-6)
+        pooled, local = model.features(padded, lengths)
+    assert pooled.shape == (2, 128 + 8) and local.shape == (2, 20, 128)
+    assert local[0, 13:].abs().max() == 0  # zeros past the length
+
+
+def test_shuffle_reads_channels_as_steps():
+    """Shuffled, the recurrence reads C steps of L features: its LSTM has input size L."""
+    model = _model(C=3, L=20)
+    assert model.features.rnn.input_size == 20
+    seen = []
+    model.features.rnn.register_forward_hook(lambda m, args, out: seen.append(args[0].shape))
+    model(torch.randn(5, 20, 3))
+    assert seen == [torch.Size([5, 3, 20])]  # batch_first, 3 steps of 20 features
+    assert _model(shuffle=False).features.rnn.input_size == 3
+
+
+def test_squeeze_excite_only_in_mlstm_fcn():
+    names = lambda m: {n for n, _ in m.named_parameters()}  # noqa: E731
+    assert not any("excite" in n for n in names(_model("lstm-fcn")))
+    assert sum("excite" in n for n in names(_model("mlstm-fcn"))) == 8  # 2 blocks x 2 Linear
+    # the gate scales channels: zeroing its output bias moves the logits
+    model = _model("mlstm-fcn")
+    x = torch.randn(2, 20, 3)
+    before = model(x)
+    with torch.no_grad():
+        model.features.excite[0].gate[2].bias.fill_(-20.0)  # gate ~0: channels switched off
+    assert not torch.allclose(model(x), before)
+
+
+@pytest.mark.parametrize("cell", ["gru", "layernorm"])
+def test_any_cell_trains(cell):
+    model = _model(cell=cell).train()
+    x, y = torch.randn(16, 20, 3), torch.randint(0, 4, (16,))
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    losses = []
+    for _ in range(15):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_config_round_trip():
+    model = _model("mlstm-fcn", shuffle=False)
+    again = ClassifierConfig.from_dict(model.config.to_dict())
+    assert again == model.config
+    assert again.input_channels == 3 and again.fcn.rnn_input_size == 3
+
+
+def test_bad_input():
+    model = _model(L=20)
+    with pytest.raises(ValueError, match=r"at most 20 steps.*got 25"):
+        model(torch.randn(1, 25, 3))
+    with pytest.raises(ValueError, match="pool must be None or 'none'"):
+        model.features(torch.randn(1, 20, 3), pool="mean")
+    rnn = FeatureConfig(input_size=3, hidden=8)
+    with pytest.raises(ValueError, match="needs fcn config"):
+        ClassifierConfig(rnn, 2, arch="lstm-fcn")
+    with pytest.raises(ValueError, match="arch must be one of"):
+        ClassifierConfig(rnn, 2, arch="fcn")
+    with pytest.raises(ValueError, match="reads 20 features per step"):
+        FCNBranches(FCNConfig(3, 20), rnn)
+    with pytest.raises(ValueError, match="rnn_dropout"):
+        FCNConfig(3, 20, rnn_dropout=1.0)
