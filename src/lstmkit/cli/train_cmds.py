@@ -144,6 +144,14 @@ def add_classify_args(c: argparse.ArgumentParser) -> None:
                           "conv_stride", "2 with a front end, else 1"))  # fmt: skip
     m.add_argument("--head-dropout", type=_unit, help=h("dropout before the linear head",
                                                          "head_dropout"))  # fmt: skip
+    m.add_argument("--ensemble", type=positive_int, metavar="K",
+                   help=h("train K models (seeds seed..seed+K-1), average their probabilities",
+                          "ensemble"))  # fmt: skip
+    m.add_argument(
+        "--label-smoothing",
+        type=_unit,
+        help=h("smooth the training targets by this much", "label_smoothing"),
+    )
     m.add_argument("--class-weight", choices=["balanced"],
                    help=h("weight the loss by inverse class frequency", "class_weight",
                           "none: every class alike"))  # fmt: skip

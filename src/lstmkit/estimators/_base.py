@@ -124,7 +124,7 @@ class SavedEstimator(BaseEstimator):
         self.config_ = cls.config_class.from_dict(config["model"])
         self.model_ = cls.module_class(self.config_)
         if state is not None:
-            self.model_.load_state_dict(state)
+            _load_state(self.model_, state)
         self.model_.eval()
         self.train_config_ = TrainConfig.from_dict(config["train"])
         self._restore(config)
@@ -137,3 +137,24 @@ class SavedEstimator(BaseEstimator):
         if config["task"] != cls.task:
             raise ValueError(f"{run_dir} is a {config['task']} run, not a {cls.task} run")
         return cls.from_config(config, load_safe(run_dir / "model.pt"))
+
+
+def _load_state(model, state: dict) -> None:
+    """``model.load_state_dict(state)``, with a one-line error where model.pt does not hold the
+    network config.json describes (an ensemble short of members, files of two runs)."""
+    expected, held = set(model.state_dict()), set(state)
+    if expected == held:
+        model.load_state_dict(state)
+        return
+    missing, extra = sorted(expected - held), sorted(held - expected)
+    members = getattr(model, "members", None)
+    if members is not None:
+        have = {k.split(".")[1] for k in held if k.startswith("members.")}
+        detail = f"it holds {len(have)} of the {len(members)} ensemble members config.json names"
+    else:
+        detail = f"{len(missing)} weights missing ({', '.join(missing[:3]) or 'none'}), "
+        detail += f"{len(extra)} unexpected ({', '.join(extra[:3]) or 'none'})"
+    raise ValueError(
+        f"model.pt does not match config.json: {detail}; the run is incomplete (lstmkit resume "
+        "finishes it) or its files come from different runs"
+    )

@@ -12,12 +12,10 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 
 from lstmkit.data import stratified_split
@@ -28,6 +26,7 @@ from lstmkit.estimators._base import (
     resolve_seed,
     train_config,
 )
+from lstmkit.estimators._classify_fit import fit_members
 from lstmkit.estimators._inputs import (
     ChannelStats,
     check_label_values,
@@ -41,7 +40,7 @@ from lstmkit.train import distributed
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.progress import epoch_lines
-from lstmkit.train.trainer import EpochCallback, Trainer
+from lstmkit.train.trainer import EpochCallback
 
 __all__ = ["DEFAULT_EPOCHS", "Classifier"]
 
@@ -133,6 +132,12 @@ class Classifier(ClassifierMixin, SavedEstimator):
         weights use it); at most 0.5. Ignored when ``fit`` gets ``validation_data``.
     patience : int or None, default None
         Stop after this many epochs without a better validation loss.
+    label_smoothing : float, default 0.0
+        Cross-entropy against targets smoothed by this much (training loss only).
+    ensemble : int, default 1
+        Train this many models with seeds random_state, random_state + 1, ... (same
+        validation split) and average their class probabilities; predict, export and serve
+        use the whole ensemble. A run keeps each member's checkpoints in members/<k>/.
     class_weight : dict, "balanced" or None, default None
         Weights of the classes in the training loss ({label: weight}; "balanced": inversely
         proportional to the class frequencies of the training split).
@@ -202,6 +207,8 @@ class Classifier(ClassifierMixin, SavedEstimator):
         clip_norm: float | None = 1.0,
         val_fraction: float = 0.1,
         patience: int | None = None,
+        label_smoothing: float = 0.0,
+        ensemble: int = 1,
         class_weight: dict | str | None = None,
         device: str = "cpu",
         precision: str = "fp32",
@@ -240,6 +247,8 @@ class Classifier(ClassifierMixin, SavedEstimator):
         self.clip_norm = clip_norm
         self.val_fraction = val_fraction
         self.patience = patience
+        self.label_smoothing = label_smoothing
+        self.ensemble = ensemble
         self.class_weight = class_weight
         self.device = device
         self.precision = precision
@@ -306,6 +315,10 @@ class Classifier(ClassifierMixin, SavedEstimator):
         ``epochs`` still 8 when ``epochs`` is None: ``epochs_for`` decides with the data)."""
         self.feature_config(1)
         self.fcn_config(1, 1)
+        ClassifierConfig(self.feature_config(1), 2, ensemble=self.ensemble)
+        ls = self.label_smoothing
+        if isinstance(ls, bool) or not isinstance(ls, int | float) or not 0 <= ls < 1:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {ls!r}")
         if not isinstance(self.head_dropout, int | float) or not 0 <= self.head_dropout < 1:
             raise ValueError(f"head_dropout must lie in [0, 1), got {self.head_dropout!r}")
         self.epochs_for(1)
@@ -366,7 +379,8 @@ class Classifier(ClassifierMixin, SavedEstimator):
         fcn = self.fcn_config(X.shape[2], X.shape[1])
         fc = self.feature_config(X.shape[2] if fcn is None else fcn.rnn_input_size)
         names = tuple(str(v) for v in self.classes_)
-        self.config_ = ClassifierConfig(fc, len(names), self.head_dropout, names, self.arch, fcn)
+        self.config_ = ClassifierConfig(fc, len(names), self.head_dropout, names, self.arch, fcn,
+                                        self.ensemble)  # fmt: skip
         torch.manual_seed(c.seed)
         self.model_ = SequenceClassifier(self.config_)
         if run_dir is not None and distributed.is_main():  # rank 0 writes the run directory
@@ -374,15 +388,19 @@ class Classifier(ClassifierMixin, SavedEstimator):
         train = self._batches(X_train, y_train, lk, True)
         val = None if val is None else self._batches(*val, False)
         w = None if weights is None else torch.from_numpy(weights)
-        step, evaluate = partial(_step_loss, weight=w), partial(_evaluate, weight=w)
-        callbacks = fit_callbacks(self, epochs, callbacks)
-        bar = progress or self.verbose >= 1
-        trainer = Trainer(self.model_, c, step, evaluate, run_dir, bar, callbacks)
-        if resume:
-            trainer.resume_from(Path(run_dir) / "checkpoint.pt")
-        with epoch_lines(self.verbose):
-            trainer.fit(train, val)
-        self._keep_training_facts(trainer)
+
+        def run(fit) -> None:
+            with epoch_lines(self.verbose):
+                fit()
+
+        trainers = fit_members(
+            self.model_, c, train, val, weight=w, smoothing=self.label_smoothing,
+            run_dir=run_dir, progress=progress or self.verbose >= 1,
+            callbacks=fit_callbacks(self, epochs, callbacks), resume=resume, wrap=run,
+        )  # fmt: skip
+        self._keep_training_facts(trainers[0])
+        self.train_seconds_ = sum(t.train_seconds for t in trainers)
+        self.members_history_ = [t.history for t in trainers]
         return self
 
     @staticmethod
@@ -501,28 +519,3 @@ class Classifier(ClassifierMixin, SavedEstimator):
         self.classes_ = np.asarray(config["classes"], dtype=None if dtype is None else dtype)
         self.n_features_in_ = self.config_.input_channels
         self.history_ = []
-
-
-def _step_loss(model, batch, weight: torch.Tensor | None = None):
-    x, y, lengths = batch
-    logits = model(x, lengths)
-    w = None if weight is None else weight.to(logits.device)
-    return F.cross_entropy(logits.float(), y, weight=w), len(y)
-
-
-def _evaluate(
-    model, batches: TensorBatches, weight: torch.Tensor | None = None
-) -> dict[str, float]:
-    """Validation loss (weighted as in training, so that the best epoch is the best by the
-    objective being optimised) and accuracy."""
-    total, mass, correct, n = 0.0, 0.0, 0, 0
-    device = next(model.parameters()).device
-    w = None if weight is None else weight.to(device)
-    for x, y, lengths in batches.batches():
-        x, y = x.to(device), y.to(device)
-        logits = model(x, None if lengths is None else lengths.to(device))
-        total += float(F.cross_entropy(logits.float(), y, weight=w, reduction="sum"))
-        mass += len(y) if w is None else float(w[y].sum())
-        correct += int((logits.argmax(1) == y).sum())
-        n += len(y)
-    return {"loss": total / max(mass, 1e-12), "accuracy": correct / max(n, 1)}

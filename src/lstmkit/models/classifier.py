@@ -7,8 +7,10 @@ convolutional branch beside the recurrent stack, MLSTM-FCN with squeeze-and-exci
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, replace
 
+import torch
 from torch import Tensor, nn
 
 from lstmkit.models.fcn import FCNBranches, FCNConfig
@@ -27,8 +29,15 @@ class ClassifierConfig:
     classes: tuple[str, ...] = field(default_factory=tuple)  # names, for predictions
     arch: str = "encoder"
     fcn: FCNConfig | None = None  # the convolutional branch of lstm-fcn / mlstm-fcn
+    ensemble: int = 1  # members, each this network; their probabilities are averaged
 
     def __post_init__(self) -> None:
+        if (
+            isinstance(self.ensemble, bool)
+            or not isinstance(self.ensemble, int)
+            or (self.ensemble < 1)
+        ):
+            raise ValueError(f"ensemble must be an integer >= 1, got {self.ensemble!r}")
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if (self.fcn is None) != (self.arch == "encoder"):
@@ -66,11 +75,21 @@ class ClassifierConfig:
 
 
 class SequenceClassifier(nn.Module):
-    """x (N, L, C), lengths (N,) or None -> logits (N, num_classes)."""
+    """x (N, L, C), lengths (N,) or None -> logits (N, num_classes).
+
+    With ``config.ensemble = K > 1`` it holds K members (``members``, each a one-model
+    ``SequenceClassifier``) and returns the log of their mean class probabilities, so that a
+    softmax of its output is the ensemble's probabilities; ``features`` is the first member's.
+    """
 
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
         self.config = config
+        self.members = None
+        if config.ensemble > 1:
+            one = replace(config, ensemble=1)
+            self.members = nn.ModuleList(SequenceClassifier(one) for _ in range(config.ensemble))
+            return
         if config.fcn is None:
             self.features = FeatureExtractor(config.features)
             width = config.features.out_features
@@ -80,6 +99,14 @@ class SequenceClassifier(nn.Module):
         self.dropout = nn.Dropout(config.head_dropout)
         self.head = nn.Linear(width, config.num_classes)
 
+    def __getattr__(self, name: str):
+        if name == "features" and self.__dict__["_modules"].get("members") is not None:
+            return self.members[0].features
+        return super().__getattr__(name)
+
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        if self.members is not None:
+            logp = torch.stack([torch.log_softmax(m(x, lengths).float(), -1) for m in self.members])
+            return torch.logsumexp(logp, 0) - math.log(len(self.members))
         pooled, _ = self.features(x, lengths)
         return self.head(self.dropout(pooled))  # (N, num_classes)

@@ -1,0 +1,92 @@
+"""The training half of ``Classifier.fit``: the loss of a step, the validation pass, and the
+members of an ensemble, each a Trainer of its own.
+
+One model (``ensemble=1``) trains in the run directory itself, as it always has. An ensemble of
+K trains its members one after another with seeds ``seed, seed + 1, ...`` (weights, dropout and
+shuffling differ; the validation split and the standardisation are shared), each in
+``members/<k>/`` of the run directory (checkpoint.pt, history.csv, model.pt), so that a killed
+run resumes at the member and the epoch it was in; the run's own model.pt holds all K.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from lstmkit.models import SequenceClassifier
+from lstmkit.train import distributed
+from lstmkit.train.batches import TensorBatches
+from lstmkit.train.checkpoint import atomic_write_text, save_atomic
+from lstmkit.train.config import TrainConfig
+from lstmkit.train.trainer import EpochCallback, Trainer, history_csv
+
+__all__ = ["fit_members"]
+
+
+def step_loss(model, batch, weight: torch.Tensor | None = None, smoothing: float = 0.0):
+    x, y, lengths = batch
+    logits = model(x, lengths)
+    w = None if weight is None else weight.to(logits.device)
+    loss = F.cross_entropy(logits.float(), y, weight=w, label_smoothing=smoothing)
+    return loss, len(y)
+
+
+def evaluate(model, batches: TensorBatches, weight: torch.Tensor | None = None) -> dict[str, float]:
+    """Validation loss (weighted as in training, so that the best epoch is the best by the
+    objective being optimised; never smoothed) and accuracy."""
+    total, mass, correct, n = 0.0, 0.0, 0, 0
+    device = next(model.parameters()).device
+    w = None if weight is None else weight.to(device)
+    for x, y, lengths in batches.batches():
+        x, y = x.to(device), y.to(device)
+        logits = model(x, None if lengths is None else lengths.to(device))
+        total += float(F.cross_entropy(logits.float(), y, weight=w, reduction="sum"))
+        mass += len(y) if w is None else float(w[y].sum())
+        correct += int((logits.argmax(1) == y).sum())
+        n += len(y)
+    return {"loss": total / max(mass, 1e-12), "accuracy": correct / max(n, 1)}
+
+
+def fit_members(
+    model: SequenceClassifier,
+    config: TrainConfig,
+    train: TensorBatches,
+    val: TensorBatches | None,
+    *,
+    weight: torch.Tensor | None,
+    smoothing: float,
+    run_dir: str | Path | None,
+    progress: bool,
+    callbacks: Sequence[EpochCallback],
+    resume: bool,
+    wrap: Callable,
+) -> list[Trainer]:
+    """Train ``model`` (or each of its ensemble members) in place; returns the Trainers, one
+    per member. ``wrap(trainer)`` runs each member's ``fit`` (the caller's per-epoch lines)."""
+    step = partial(step_loss, weight=weight, smoothing=smoothing)
+    check = partial(evaluate, weight=weight)
+    members = [model] if model.members is None else list(model.members)
+    trainers = []
+    for k, member in enumerate(members):
+        folder = None if run_dir is None else Path(run_dir)
+        if folder is not None and len(members) > 1:
+            folder = folder / "members" / str(k)
+        c = replace(config, seed=config.seed + k)
+        if len(members) > 1:  # member k starts from seed + k's weights, as one model would
+            torch.manual_seed(c.seed)
+            member.load_state_dict(type(member)(member.config).state_dict())
+        trainer = Trainer(member, c, step, check, folder, progress, callbacks)
+        checkpoint = None if folder is None else folder / "checkpoint.pt"
+        if resume and checkpoint is not None and (len(members) == 1 or checkpoint.exists()):
+            trainer.resume_from(checkpoint)
+        wrap(lambda trainer=trainer: trainer.fit(train, val))
+        trainers.append(trainer)
+    if run_dir is not None and len(members) > 1 and distributed.is_main():
+        save_atomic(model.state_dict(), Path(run_dir) / "model.pt")
+        atomic_write_text(Path(run_dir) / "history.csv", history_csv(trainers[0].history))
+    return trainers
