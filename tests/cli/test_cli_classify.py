@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -256,11 +257,13 @@ def _write_bad_inputs(d):
     ]
 
 
-def test_bad_idx_and_ucr_files_are_one_line_errors(tmp_path):
+def test_bad_idx_and_ucr_files_are_one_line_errors(tmp_path, cli_main):
+    """In this process for the many files (the CLI's own error path), then one in a real one."""
     for i, (name, needle) in enumerate(_write_bad_inputs(tmp_path)):
         out = tmp_path / f"out{i}"
-        r = cli("train", "classify", "--data", tmp_path / name, "--out", out, *FAST)
-        _assert_user_error(r, 1, needle)
+        code, _, err = cli_main("train", "classify", "--data", tmp_path / name, "--out", out,
+                                *FAST)  # fmt: skip
+        _assert_user_error(SimpleNamespace(returncode=code, stderr=err), 1, needle)
         assert not out.exists(), name  # nothing half-made is left behind
     r = cli("train", "classify", "--data", "digits", "--test-data", tmp_path / "ragged.tsv",
             "--out", tmp_path / "o", *FAST)  # fmt: skip

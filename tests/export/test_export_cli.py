@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -124,13 +125,18 @@ def test_missing_data_falls_back_to_random_inputs(tiny_runs, tmp_path):
     assert "test_bpc" not in info  # no test data, no test metric
 
 
-def test_bad_input(tiny_runs, tmp_path):
+def test_bad_input(tiny_runs, tmp_path, cli_main):
+    """One mistake in a real process (exit status, stderr), the others in this one."""
     _one_line_error(cli("export", tmp_path / "nope"), 1, "does not exist")
-    _one_line_error(cli("export", tmp_path), 1, "not an lstmkit run directory")
-    r = cli("export", tiny_runs.classify, "--format", "keras")
+
+    def run(*args):
+        code, _, err = cli_main("export", *args)
+        return SimpleNamespace(returncode=code, stderr=err)
+
+    _one_line_error(run(tmp_path), 1, "not an lstmkit run directory")
+    r = run(tiny_runs.classify, "--format", "keras")
     assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
-    r = cli("export", tiny_runs.classify, "--output", tiny_runs.classify / "model.pt",
-            "--overwrite")  # fmt: skip
+    r = run(tiny_runs.classify, "--output", tiny_runs.classify / "model.pt", "--overwrite")
     _one_line_error(r, 1, "would replace the run's own model.pt")
-    r = cli("export", tiny_runs.classify, "--output", tmp_path / "no" / "dir" / "m.onnx")
+    r = run(tiny_runs.classify, "--output", tmp_path / "no" / "dir" / "m.onnx")
     _one_line_error(r, 1, "does not exist")

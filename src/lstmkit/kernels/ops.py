@@ -23,6 +23,7 @@ traces, and in eager mode the same forward and backward through a plain ``autogr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import torch
@@ -33,7 +34,7 @@ from lstmkit.kernels.fused_gru import gru_backward, gru_forward
 from lstmkit.kernels.fused_layernorm import layernorm_backward, layernorm_forward
 from lstmkit.kernels.fused_lstm import family_backward, family_forward
 
-__all__ = ["OPS", "layer"]
+__all__ = ["OPS", "layer", "run_layer"]
 
 # Cell -> names of its extra parameters, after (w_ih, w_hh, b_ih, b_hh).
 _EXTRAS: dict[str, tuple[str, ...]] = {
@@ -210,21 +211,21 @@ class _EagerLayer(torch.autograd.Function):
         return (None, None, *result)
 
 
+def run_layer(cell: str, x, h0, c0, w_ih, w_hh, b_ih, b_hh, *extra, bf16: bool = False):
+    """One fused layer of ``cell``: the custom op while ``torch.compile`` or ``torch.export``
+    traces, the same kernels through an ``autograd.Function`` in eager mode."""
+    state = (h0,) if cell == "gru" else (h0, c0)
+    tensors = (x, *state, w_ih, w_hh, b_ih, b_hh, *extra)
+    if torch.compiler.is_compiling():
+        out = OPS[cell][0](*tensors, bf16)
+    else:
+        out = _EagerLayer.apply(cell, bf16, *tensors)
+    if cell == "gru":
+        return out[0], None, out[1]
+    return out[0], out[1], out[2]
+
+
 def layer(cell: str) -> Callable[..., tuple[Tensor, Tensor | None, Tensor]]:
     """``(x, h0, c0, w_ih, w_hh, b_ih, b_hh, *extra, bf16=False) -> (hs, cs, acts)`` for
-    ``cell`` (cs None for gru, whose c0 is ignored): the custom op while ``torch.compile`` or
-    ``torch.export`` traces, the same kernels through an ``autograd.Function`` in eager mode."""
-    fwd = OPS[cell][0]
-
-    def run(x, h0, c0, w_ih, w_hh, b_ih, b_hh, *extra, bf16: bool = False):
-        state = (h0,) if cell == "gru" else (h0, c0)
-        tensors = (x, *state, w_ih, w_hh, b_ih, b_hh, *extra)
-        if torch.compiler.is_compiling():
-            out = fwd(*tensors, bf16)
-        else:
-            out = _EagerLayer.apply(cell, bf16, *tensors)
-        if cell == "gru":
-            return out[0], None, out[1]
-        return out[0], out[1], out[2]
-
-    return run
+    ``cell`` (cs None for gru, whose c0 is ignored); picklable, as the modules holding it are."""
+    return functools.partial(run_layer, cell)
