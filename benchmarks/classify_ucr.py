@@ -57,21 +57,22 @@ def lstmkit_row(options: dict, train, test) -> dict:
 
 def minirocket_row(train, test) -> dict:
     from sklearn.linear_model import RidgeClassifierCV
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sktime.transformations.panel.rocket import MiniRocketMultivariate
 
     def panel(data):  # sktime's numpy3D: (N, C, L)
         return np.ascontiguousarray(data.X.transpose(0, 2, 1), dtype=np.float64)
 
-    model = make_pipeline(MiniRocketMultivariate(random_state=0),
-                          StandardScaler(with_mean=False),
-                          RidgeClassifierCV(alphas=np.logspace(-3, 3, 10)))  # fmt: skip
+    # by hand, not sklearn's Pipeline (scikit-learn 1.9's callback hooks break on sktime's
+    # transformers)
     t0 = time.perf_counter()
-    model.fit(panel(train), train.y)
+    transform = MiniRocketMultivariate(random_state=0).fit(panel(train))
+    scaler = StandardScaler(with_mean=False)
+    features = scaler.fit_transform(np.asarray(transform.transform(panel(train))))
+    ridge = RidgeClassifierCV(alphas=np.logspace(-3, 3, 10)).fit(features, train.y)
     seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    pred = model.predict(panel(test))
+    pred = ridge.predict(scaler.transform(np.asarray(transform.transform(panel(test)))))
     ms = 1e3 * (time.perf_counter() - t0) / len(test.y)
     accuracy = float((train.label_values[pred].astype(str) ==
                       test.label_values[test.y].astype(str)).mean())  # fmt: skip
