@@ -169,19 +169,24 @@ def test_user_mistakes_are_one_line(args, code, needle, tmp_path):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_bad_files(tmp_path):
+def test_bad_files(tmp_path, cli_main):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"garbage")
     _assert_user_error(
         cli("train", "classify", "--data", bad, "--out", tmp_path / "o"), 1, "bad.npz"
-    )
+    )  # one in a real process, the rest in this one
+
+    def run(*args):
+        code, _, err = cli_main(*args)
+        return SimpleNamespace(returncode=code, stderr=err)
+
     X = np.random.default_rng(0).random((10, 5, 2)).astype(np.float32)
     np.savez(tmp_path / "short_y.npz", X=X, y=np.arange(7) % 2)
-    r = cli("train", "classify", "--data", tmp_path / "short_y.npz", "--out", tmp_path / "o2")
+    r = run("train", "classify", "--data", tmp_path / "short_y.npz", "--out", tmp_path / "o2")
     _assert_user_error(r, 1, "10")
     X[0, 0, 0] = np.nan
     np.savez(tmp_path / "nan.npz", X=X, y=np.arange(10) % 2)
-    r = cli("train", "classify", "--data", tmp_path / "nan.npz", "--out", tmp_path / "o3")
+    r = run("train", "classify", "--data", tmp_path / "nan.npz", "--out", tmp_path / "o3")
     _assert_user_error(r, 1, "NaN")
     assert not (tmp_path / "o").exists() and not (tmp_path / "o2").exists()
 

@@ -15,9 +15,11 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lstmkit.data import stratified_split
 from lstmkit.models import SequenceClassifier
 from lstmkit.train import distributed
 from lstmkit.train.batches import TensorBatches
@@ -25,7 +27,14 @@ from lstmkit.train.checkpoint import atomic_write_text, save_atomic
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.trainer import EpochCallback, Trainer, history_csv
 
-__all__ = ["fit_members"]
+__all__ = ["evaluate", "fit_members", "hold_out", "step_loss"]
+
+
+def hold_out(y_idx: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, validation) indices: a stratified ``fraction`` hold-out (none for 0)."""
+    if fraction == 0:
+        return np.arange(len(y_idx)), np.array([], dtype=np.int64)
+    return stratified_split(y_idx, fraction, seed)
 
 
 def step_loss(model, batch, weight: torch.Tensor | None = None, smoothing: float = 0.0):

@@ -199,3 +199,16 @@ def class_weight_vector(cw, classes: np.ndarray, y_idx: np.ndarray) -> np.ndarra
             raise ValueError(f"class_weight[{label!r}] must be >= 0, got {weight!r}")
         w[k] = weight
     return w
+
+
+def encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Labels -> indices into ``classes``; a label the training data did not have is an error."""
+    index = {v: k for k, v in enumerate(classes.tolist())}
+    codes = np.array([index.get(v, -1) for v in y.tolist()], dtype=np.int64)
+    if (codes < 0).any():
+        unseen = sorted({str(v) for v, k in zip(y.tolist(), codes, strict=True) if k < 0})
+        raise ValueError(
+            f"labels {unseen[:10]} do not occur in the training data (classes "
+            f"{classes.tolist()[:20]})"
+        )
+    return codes

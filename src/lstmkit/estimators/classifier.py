@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 
-from lstmkit.data import stratified_split
 from lstmkit.estimators._base import (
     SavedEstimator,
     fit_callbacks,
@@ -26,11 +25,12 @@ from lstmkit.estimators._base import (
     resolve_seed,
     train_config,
 )
-from lstmkit.estimators._classify_fit import fit_members
+from lstmkit.estimators._classify_fit import fit_members, hold_out
 from lstmkit.estimators._inputs import (
     ChannelStats,
     check_label_values,
     class_weight_vector,
+    encode_labels,
     labels_1d,
     sequence_arrays,
 )
@@ -362,7 +362,7 @@ class Classifier(ClassifierMixin, SavedEstimator):
         if validation_data is not None:
             keep, val = np.arange(len(y_idx)), self._validation(validation_data)
         else:
-            keep, val_idx = self._hold_out(y_idx, c)
+            keep, val_idx = hold_out(y_idx, c.val_fraction, c.seed)
             val = None
             if len(val_idx):
                 vl = None if lengths is None else lengths[val_idx]
@@ -403,13 +403,6 @@ class Classifier(ClassifierMixin, SavedEstimator):
         self.members_history_ = [t.history for t in trainers]
         return self
 
-    @staticmethod
-    def _hold_out(y_idx: np.ndarray, c: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-        """(training, validation) indices: a stratified ``val_fraction`` hold-out."""
-        if c.val_fraction == 0:
-            return np.arange(len(y_idx)), np.array([], dtype=np.int64)
-        return stratified_split(y_idx, c.val_fraction, c.seed)
-
     def _validation(self, data: tuple) -> tuple:
         """``validation_data`` as (X, class indices, lengths), checked against the training
         data's channels and classes."""
@@ -423,19 +416,7 @@ class Classifier(ClassifierMixin, SavedEstimator):
             raise ValueError(
                 f"validation_data has {Xv.shape[2]} channels per step, X has {self.n_features_in_}"
             )
-        return Xv, self._encode(labels_1d(data[1], len(Xv), "validation_data")), lv
-
-    def _encode(self, y: np.ndarray) -> np.ndarray:
-        """Labels -> indices into classes_; a label the training data did not have is an error."""
-        index = {v: k for k, v in enumerate(self.classes_.tolist())}
-        codes = np.array([index.get(v, -1) for v in y.tolist()], dtype=np.int64)
-        if (codes < 0).any():
-            unseen = sorted({str(v) for v, k in zip(y.tolist(), codes, strict=True) if k < 0})
-            raise ValueError(
-                f"labels {unseen[:10]} do not occur in the training data (classes "
-                f"{self.classes_.tolist()[:20]})"
-            )
-        return codes
+        return Xv, encode_labels(labels_1d(data[1], len(Xv), "validation_data"), self.classes_), lv
 
     def _batches(self, X, y, lengths, shuffle: bool) -> TensorBatches:
         xt = torch.from_numpy(self.stats_.standardise(X, lengths))
