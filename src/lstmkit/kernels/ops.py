@@ -66,12 +66,13 @@ def _args(names: Sequence[tuple[str, bool]]) -> str:
     return ", ".join(f"Tensor{'?' if opt else ''} {n}" for n, opt in names)
 
 
-def _gemm_dtype(bf16: bool) -> torch.dtype | None:
+def _operand_dtype(bf16: bool) -> torch.dtype | None:
+    """The whole-sequence GEMMs' operand dtype for the ops' bf16 flag (None: the tensors' own)."""
     return torch.bfloat16 if bf16 else None
 
 
 def _run_forward(cell: str, tensors: Sequence[Tensor | None], bf16: bool) -> tuple[Tensor, ...]:
-    dtype = _gemm_dtype(bf16)
+    dtype = _operand_dtype(bf16)
     if cell == "gru":
         return gru_forward(*tensors, dtype)
     x, h0, c0, w_ih, w_hh, b_ih, b_hh, *extra = tensors
@@ -88,7 +89,7 @@ def _run_backward(
     need: tuple[bool, ...],
     bf16: bool,
 ) -> tuple[Tensor | None, ...]:
-    dtype = _gemm_dtype(bf16)
+    dtype = _operand_dtype(bf16)
     if cell == "gru":
         x, h0, w_ih, w_hh = tensors[:4]
         return gru_backward(grads[0], (x, h0, w_ih, w_hh, *outputs), need, dtype)
