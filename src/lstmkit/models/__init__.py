@@ -5,6 +5,7 @@ from lstmkit.models.fcn import FCNBranches, FCNConfig
 from lstmkit.models.features import POOLS, FeatureConfig, FeatureExtractor
 from lstmkit.models.forecast import ForecastConfig, ForecastModel
 from lstmkit.models.language import LanguageConfig, LanguageModel
+from lstmkit.models.regressor import RegressorConfig, SequenceRegressor
 
 __all__ = [
     "ARCHS",
@@ -18,5 +19,7 @@ __all__ = [
     "ForecastModel",
     "LanguageConfig",
     "LanguageModel",
+    "RegressorConfig",
     "SequenceClassifier",
+    "SequenceRegressor",
 ]

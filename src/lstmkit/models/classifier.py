@@ -16,9 +16,31 @@ from torch import Tensor, nn
 from lstmkit.models.fcn import FCNBranches, FCNConfig
 from lstmkit.models.features import FeatureConfig, FeatureExtractor
 
-__all__ = ["ARCHS", "ClassifierConfig", "SequenceClassifier"]
+__all__ = ["ARCHS", "ClassifierConfig", "SequenceClassifier", "check_network"]
 
 ARCHS = ("encoder", "lstm-fcn", "mlstm-fcn")
+
+
+def check_network(config) -> None:
+    """The checks a classifier's and a regressor's config share: ensemble, arch, fcn, pooling,
+    head dropout."""
+    if (
+        isinstance(config.ensemble, bool)
+        or not isinstance(config.ensemble, int)
+        or (config.ensemble < 1)
+    ):
+        raise ValueError(f"ensemble must be an integer >= 1, got {config.ensemble!r}")
+    if config.arch not in ARCHS:
+        raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {config.arch!r}")
+    if (config.fcn is None) != (config.arch == "encoder"):
+        raise ValueError(f"arch={config.arch!r} {'needs' if config.fcn is None else 'takes no'} "
+                         "fcn config")  # fmt: skip
+    if config.fcn is not None and config.fcn.squeeze_excite != (config.arch == "mlstm-fcn"):
+        raise ValueError("squeeze-and-excite blocks are what makes mlstm-fcn of lstm-fcn")
+    if config.features.pool == "none":
+        raise ValueError("a sequence model needs pooled features; pool='none' gives none")
+    if not 0.0 <= config.head_dropout < 1.0:
+        raise ValueError(f"head_dropout must lie in [0, 1), got {config.head_dropout}")
 
 
 @dataclass(frozen=True)
@@ -32,27 +54,16 @@ class ClassifierConfig:
     ensemble: int = 1  # members, each this network; their probabilities are averaged
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.ensemble, bool)
-            or not isinstance(self.ensemble, int)
-            or (self.ensemble < 1)
-        ):
-            raise ValueError(f"ensemble must be an integer >= 1, got {self.ensemble!r}")
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
-        if (self.fcn is None) != (self.arch == "encoder"):
-            raise ValueError(f"arch={self.arch!r} {'needs' if self.fcn is None else 'takes no'} "
-                             "fcn config")  # fmt: skip
-        if self.fcn is not None and self.fcn.squeeze_excite != (self.arch == "mlstm-fcn"):
-            raise ValueError("squeeze-and-excite blocks are what makes mlstm-fcn of lstm-fcn")
+        check_network(self)
         if not isinstance(self.num_classes, int) or self.num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
-        if self.features.pool == "none":
-            raise ValueError("a classifier needs pooled features; pool='none' gives none")
         if self.classes and len(self.classes) != self.num_classes:
             raise ValueError(f"{len(self.classes)} class names for {self.num_classes} classes")
-        if not 0.0 <= self.head_dropout < 1.0:
-            raise ValueError(f"head_dropout must lie in [0, 1), got {self.head_dropout}")
+
+    @property
+    def outputs(self) -> int:
+        """Width of the linear head: one logit per class."""
+        return self.num_classes
 
     @property
     def input_channels(self) -> int:
@@ -88,7 +99,7 @@ class SequenceClassifier(nn.Module):
         self.members = None
         if config.ensemble > 1:
             one = replace(config, ensemble=1)
-            self.members = nn.ModuleList(SequenceClassifier(one) for _ in range(config.ensemble))
+            self.members = nn.ModuleList(type(self)(one) for _ in range(config.ensemble))
             return
         if config.fcn is None:
             self.features = FeatureExtractor(config.features)
@@ -97,7 +108,7 @@ class SequenceClassifier(nn.Module):
             self.features = FCNBranches(config.fcn, config.features)
             width = self.features.out_features
         self.dropout = nn.Dropout(config.head_dropout)
-        self.head = nn.Linear(width, config.num_classes)
+        self.head = nn.Linear(width, config.outputs)
 
     def __getattr__(self, name: str):
         if name == "features" and self.__dict__["_modules"].get("members") is not None:
@@ -106,7 +117,12 @@ class SequenceClassifier(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         if self.members is not None:
-            logp = torch.stack([torch.log_softmax(m(x, lengths).float(), -1) for m in self.members])
-            return torch.logsumexp(logp, 0) - math.log(len(self.members))
+            return self.combine([m(x, lengths) for m in self.members])
         pooled, _ = self.features(x, lengths)
         return self.head(self.dropout(pooled))  # (N, num_classes)
+
+    @staticmethod
+    def combine(outputs: list[Tensor]) -> Tensor:
+        """The ensemble's output from its members' logits: log of the mean probabilities."""
+        logp = torch.stack([torch.log_softmax(o.float(), -1) for o in outputs])
+        return torch.logsumexp(logp, 0) - math.log(len(outputs))

@@ -1,5 +1,5 @@
-"""The training half of ``Classifier.fit``: the loss of a step, the validation pass, and the
-members of an ensemble, each a Trainer of its own.
+"""The training half of ``Classifier.fit`` and ``Regressor.fit``: the loss of a step, the
+validation pass, and the members of an ensemble, each a Trainer of its own.
 
 One model (``ensemble=1``) trains in the run directory itself, as it always has. An ensemble of
 K trains its members one after another with seeds ``seed, seed + 1, ...`` (weights, dropout and
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,14 +26,33 @@ from lstmkit.train.checkpoint import atomic_write_text, save_atomic
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.trainer import EpochCallback, Trainer, history_csv
 
-__all__ = ["evaluate", "fit_members", "hold_out", "step_loss"]
+__all__ = [
+    "REGRESSION_LOSSES",
+    "evaluate",
+    "evaluate_regression",
+    "fit_members",
+    "hold_out",
+    "regression_loss",
+    "regression_step",
+    "step_loss",
+]
+
+REGRESSION_LOSSES = ("mse", "huber", "mae")
 
 
-def hold_out(y_idx: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(training, validation) indices: a stratified ``fraction`` hold-out (none for 0)."""
+def hold_out(
+    y_idx: np.ndarray | None, fraction: float, seed: int, n: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(training, validation) indices: a stratified ``fraction`` hold-out of the class indices
+    ``y_idx``, or a random one of ``n`` items when ``y_idx`` is None (regression); none for 0."""
+    n = n if y_idx is None else len(y_idx)
     if fraction == 0:
-        return np.arange(len(y_idx)), np.array([], dtype=np.int64)
-    return stratified_split(y_idx, fraction, seed)
+        return np.arange(n), np.array([], dtype=np.int64)
+    if y_idx is not None:
+        return stratified_split(y_idx, fraction, seed)
+    order = np.random.default_rng(seed).permutation(n)
+    k = min(max(1, round(n * fraction)), n - 1)
+    return np.sort(order[k:]).astype(np.int64), np.sort(order[:k]).astype(np.int64)
 
 
 def step_loss(model, batch, weight: torch.Tensor | None = None, smoothing: float = 0.0):
@@ -61,24 +79,57 @@ def evaluate(model, batches: TensorBatches, weight: torch.Tensor | None = None) 
     return {"loss": total / max(mass, 1e-12), "accuracy": correct / max(n, 1)}
 
 
+def regression_loss(pred: torch.Tensor, y: torch.Tensor, scale: torch.Tensor, kind: str,
+                    reduction: str = "mean") -> torch.Tensor:  # fmt: skip
+    """The loss of predictions against targets, both (N, T), in standardised target units
+    (divided by the training targets' spread ``scale`` (T,), so each target weighs alike)."""
+    z, t = pred.float() / scale, y / scale
+    if kind == "huber":
+        return F.huber_loss(z, t, reduction=reduction, delta=1.0)
+    if kind == "mae":
+        return F.l1_loss(z, t, reduction=reduction)
+    return F.mse_loss(z, t, reduction=reduction)
+
+
+def regression_step(model, batch, kind: str = "mse"):
+    x, y, lengths = batch
+    loss = regression_loss(model(x, lengths), y, model.target_std, kind)
+    return loss, len(y)
+
+
+@torch.no_grad()
+def evaluate_regression(model, batches: TensorBatches, kind: str = "mse") -> dict[str, float]:
+    """Validation loss (the training objective) and RMSE / MAE in the targets' units (over all
+    targets)."""
+    total, sq, ab, n, count = 0.0, 0.0, 0.0, 0, 0
+    device = next(model.parameters()).device
+    for x, y, lengths in batches.batches():
+        x, y = x.to(device), y.to(device)
+        pred = model(x, None if lengths is None else lengths.to(device)).float()
+        total += float(regression_loss(pred, y, model.target_std, kind, "sum"))
+        sq += float(((pred - y) ** 2).sum())
+        ab += float((pred - y).abs().sum())
+        n, count = n + y.numel(), count + len(y)
+    return {"loss": total / max(n, 1), "rmse": (sq / max(n, 1)) ** 0.5, "mae": ab / max(n, 1)}
+
+
 def fit_members(
     model: SequenceClassifier,
     config: TrainConfig,
     train: TensorBatches,
     val: TensorBatches | None,
     *,
-    weight: torch.Tensor | None,
-    smoothing: float,
+    step: Callable,
+    check: Callable,
     run_dir: str | Path | None,
     progress: bool,
     callbacks: Sequence[EpochCallback],
     resume: bool,
     wrap: Callable,
 ) -> list[Trainer]:
-    """Train ``model`` (or each of its ensemble members) in place; returns the Trainers, one
-    per member. ``wrap(trainer)`` runs each member's ``fit`` (the caller's per-epoch lines)."""
-    step = partial(step_loss, weight=weight, smoothing=smoothing)
-    check = partial(evaluate, weight=weight)
+    """Train ``model`` (or each of its ensemble members) in place with the Trainer's
+    ``step(model, batch)`` and ``check(model, batches)``; returns the Trainers, one per member.
+    ``wrap(trainer)`` runs each member's ``fit`` (the caller's per-epoch lines)."""
     members = [model] if model.members is None else list(model.members)
     trainers = []
     for k, member in enumerate(members):
