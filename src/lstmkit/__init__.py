@@ -14,6 +14,7 @@ __all__ = [
     "Classifier",
     "Forecaster",
     "PanelForecaster",
+    "Regressor",
     "TextGenerator",
     "__version__",
     "kernels",
@@ -40,6 +41,7 @@ _ATTRS = {
     "Classifier": "lstmkit.estimators",
     "Forecaster": "lstmkit.estimators",
     "PanelForecaster": "lstmkit.estimators",
+    "Regressor": "lstmkit.estimators",
     "TextGenerator": "lstmkit.estimators",
     "load": "lstmkit.runs",
 }

@@ -126,6 +126,10 @@ def load(run_dir: str | Path):
         from lstmkit.estimators import Classifier
 
         return Classifier.load(run_dir)
+    if task == "regress":
+        from lstmkit.estimators import Regressor
+
+        return Regressor.load(run_dir)
     if task == "forecast" and config.get("panel"):
         from lstmkit.estimators import PanelForecaster
 

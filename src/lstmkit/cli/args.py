@@ -23,6 +23,7 @@ __all__ = [
     "positive_int",
     "source_path",
     "train_options",
+    "train_tasks",
 ]
 
 
@@ -187,3 +188,12 @@ def source_path(source: str | None) -> str | None:
         return None
     path = Path(source)
     return str(path.resolve()) if path.is_file() else source
+
+
+def train_tasks(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The ``TASK`` subparsers of ``lstmkit train`` (registered by train_cmds)."""
+    train = sub.choices["train"]
+    for action in train._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise RuntimeError("lstmkit train has no task subcommands")  # a wiring bug, not user input

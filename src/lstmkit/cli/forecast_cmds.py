@@ -15,8 +15,8 @@ from lstmkit.cli.args import (
     positive_int,
     source_path,
     train_options,
+    train_tasks,
 )
-from lstmkit.cli.textgen_cmds import _train_tasks
 
 __all__ = [
     "add_forecast_args",
@@ -56,7 +56,7 @@ def _quantiles(text: str) -> tuple[float, ...]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    t = _train_tasks(sub).add_parser(
+    t = train_tasks(sub).add_parser(
         "forecast",
         help="multi-step time-series forecasting",
         description="Train an LSTM forecaster on a table (CSV or Parquet) or a built-in series "

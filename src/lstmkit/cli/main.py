@@ -13,6 +13,7 @@ from lstmkit.cli import (
     export_cmds,
     forecast_cmds,
     inspect_cmds,
+    regress_cmds,
     serve_cmds,
     textgen_cmds,
     train_cmds,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     train_cmds.register(sub)
+    regress_cmds.register(sub)  # adds `train regress` to train_cmds' tasks
     textgen_cmds.register(sub)  # adds `train textgen` to train_cmds' tasks, and `generate`
     forecast_cmds.register(sub)  # adds `train forecast`, and `backtest`
     core_cmds.register(sub)

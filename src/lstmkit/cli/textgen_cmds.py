@@ -13,18 +13,10 @@ from lstmkit.cli.args import (
     positive_int,
     source_path,
     train_options,
+    train_tasks,
 )
 
 __all__ = ["add_textgen_args", "register", "resume_textgen", "textgen_inputs"]
-
-
-def _train_tasks(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """The ``TASK`` subparsers of ``lstmkit train`` (registered by train_cmds)."""
-    train = sub.choices["train"]
-    for action in train._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError("lstmkit train has no task subcommands")  # a wiring bug, not user input
 
 
 _temperature = bounded(float, "a temperature > 0", lambda v: v > 0)
@@ -33,7 +25,7 @@ _length = bounded(int, "a length >= 0", lambda v: v >= 0)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    t = _train_tasks(sub).add_parser(
+    t = train_tasks(sub).add_parser(
         "textgen",
         help="character- or word-level text generation",
         description="Train an LSTM language model on a text. SOURCE is a built-in text (kjv: "

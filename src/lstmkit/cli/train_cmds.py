@@ -11,7 +11,6 @@ from pathlib import Path
 from lstmkit.cli.args import (
     add_common_train_args,
     add_run_dir,
-    bounded,
     default_help,
     output_file,
     positive_int,
@@ -19,6 +18,13 @@ from lstmkit.cli.args import (
     train_options,
 )
 from lstmkit.cli.launch import resume_work, run_training, train_task
+from lstmkit.cli.sequence_args import (
+    add_network_args,
+    add_sequence_data_args,
+    print_metrics,
+    read_sequence_inputs,
+    unit_fraction,
+)
 
 __all__ = ["add_classify_args", "classify_inputs", "register"]
 
@@ -26,7 +32,7 @@ __all__ = ["add_classify_args", "classify_inputs", "register"]
 def register(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser(
         "train",
-        help="train a model (classify, forecast, textgen)",
+        help="train a model (classify, regress, forecast, textgen)",
         description="Train a model and write its run directory: config.json, model.pt, "
         "checkpoint.pt, metrics.json, history.csv and plots.",
     )
@@ -56,10 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="predict with a trained run; writes CSV",
         description="Classify: one row per input sequence, the predicted label and a p_<class> "
-        "probability column per class. Forecast: the horizon after the input's last row (the "
+        "probability column per class. Regress: a value column (value_<k> for several "
+        "targets) per input sequence. Forecast: the horizon after the input's last row (the "
         "time column, the point forecast, q<level> quantile columns).",
     )
-    add_run_dir(p, "a classify or forecast run directory")
+    add_run_dir(p, "a classify, regress or forecast run directory")
     p.add_argument("--input", required=True, metavar="FILE", help="classify: .npz with X[, "
                    "lengths], IDX or UCR file; forecast: CSV / Parquet with the training "
                    "columns (the forecast starts after its last row)")  # fmt: skip
@@ -72,11 +79,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     x = sub.add_parser(
         "extract",
-        help="features from a trained classifier's network",
+        help="features from a trained classifier's or regressor's network",
         description="The local feature extraction network: write per-step local features "
         "(N, L, D*H) with --pool none, or pooled sequence features (N, D*H), to a .npy file.",
     )
-    add_run_dir(x, "a classify run directory")
+    add_run_dir(x, "a classify or regress run directory")
     x.add_argument("--input", required=True, metavar="FILE", help=".npz with X[, lengths], IDX "
                    "or UCR file")  # fmt: skip
     x.add_argument("--output", required=True, metavar="FILE.npy",
@@ -108,63 +115,18 @@ def add_classify_args(c: argparse.ArgumentParser) -> None:
     def h(text: str, name: str, shown: str | None = None) -> str:
         return default_help(text, Classifier, name, shown)
 
-    c.add_argument("--data", required=True, metavar="SOURCE", help="built-in name or file")
-    c.add_argument("--test-data", metavar="FILE", help="separate test set (else the source's "
-                   "own test split, or a stratified hold-out)")  # fmt: skip
-    c.add_argument("--test-fraction", type=_half, default=0.2,
-                   help="hold-out fraction without a test set (default %(default)s)")  # fmt: skip
-    c.add_argument("--data-dir", help="where built-in data sets are looked up and cached")
+    add_sequence_data_args(c, "a stratified hold-out")
     m = c.add_argument_group("classifier")
-    m.add_argument(
-        "--arch",
-        choices=["encoder", "lstm-fcn", "mlstm-fcn"],
-        help=h(
-            "the network: front end + recurrence + pooling, or LSTM-FCN / "
-            "MLSTM-FCN (a convolutional branch beside the recurrence)",
-            "arch",
-        ),
-    )
-    m.add_argument(
-        "--fcn-shuffle",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help=h("lstm-fcn: the recurrence reads each channel as one step", "fcn_shuffle"),
-    )
-    m.add_argument("--rnn-dropout", type=_unit,
-                   help=h("lstm-fcn: dropout on the recurrent branch's last state",
-                          "rnn_dropout"))  # fmt: skip
-    m.add_argument("--pool", choices=["last", "mean", "max", "attention"],
-                   help=h("how the per-step features become one vector", "pool"))  # fmt: skip
-    m.add_argument("--conv-channels", type=_count,
-                   help=h("Conv1d front end channels, 0 for none", "conv_channels"))  # fmt: skip
-    m.add_argument("--conv-kernel", type=_odd, help=h("front end kernel size (odd)",
-                                                       "conv_kernel"))  # fmt: skip
-    m.add_argument("--conv-stride", type=positive_int,
-                   help=h("front end stride: the recurrence sees ceil(L / stride) steps",
-                          "conv_stride", "2 with a front end, else 1"))  # fmt: skip
-    m.add_argument("--head-dropout", type=_unit, help=h("dropout before the linear head",
-                                                         "head_dropout"))  # fmt: skip
-    m.add_argument("--ensemble", type=positive_int, metavar="K",
-                   help=h("train K models (seeds seed..seed+K-1), average their probabilities",
-                          "ensemble"))  # fmt: skip
+    add_network_args(m, Classifier, "probabilities")
     m.add_argument(
         "--label-smoothing",
-        type=_unit,
+        type=unit_fraction,
         help=h("smooth the training targets by this much", "label_smoothing"),
     )
     m.add_argument("--class-weight", choices=["balanced"],
                    help=h("weight the loss by inverse class frequency", "class_weight",
                           "none: every class alike"))  # fmt: skip
-    m.add_argument("--min-steps", type=_count,
-                   help=h("without --epochs, train at least this many optimizer steps",
-                          "min_steps"))  # fmt: skip
     add_common_train_args(c, Classifier)
-
-
-_count = bounded(int, "an integer >= 0", lambda v: v >= 0)
-_odd = bounded(int, "an odd integer >= 1", lambda v: v >= 1 and v % 2 == 1)
-_unit = bounded(float, "a number in [0, 1)", lambda v: 0.0 <= v < 1.0)
-_half = bounded(float, "a fraction in (0, 0.5]", lambda v: 0.0 < v <= 0.5)
 
 
 def classify_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
@@ -179,16 +141,6 @@ def classify_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
     return data, options
 
 
-def _print_metrics(metrics: dict, run_dir: Path | None = None) -> None:
-    keys = [k for k in metrics if not k.startswith(("test_precision_", "test_recall_"))]
-    width = max(len(k) for k in keys)
-    for k in keys:
-        v = metrics[k]
-        print(f"  {k:<{width}}  {v:.4f}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
-    if run_dir is not None:
-        print(f"\nrun directory: {run_dir}  (metrics.json, loss.png, confusion.png, model.pt)")
-
-
 def cmd_train_classify(args: argparse.Namespace) -> int:
     from lstmkit.tasks.classify import run_classify
 
@@ -196,7 +148,7 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
 
     def report(metrics: dict, run_dir: Path) -> None:
         print(f"classify {args.data}: test accuracy {metrics['test_accuracy']:.4f}")
-        _print_metrics(metrics, run_dir)
+        print_metrics(metrics, run_dir)
 
     return train_task(args, "classify", run_classify, data, options, report)
 
@@ -215,6 +167,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         from lstmkit.cli.forecast_cmds import resume_forecast as resume
     elif config["task"] == "classify":
         resume = _resume_classify
+    elif config["task"] == "regress":
+        from lstmkit.cli.regress_cmds import resume_regress as resume
     else:
         raise ValueError(f"resume does not support task {config['task']!r} yet")
     work, report = resume(run_dir, config)
@@ -235,7 +189,7 @@ def _resume_classify(run_dir: Path, config: dict):
 
     def report(metrics: dict, run_dir: Path) -> None:
         print(f"resumed {run_dir}: test accuracy {metrics['test_accuracy']:.4f}")
-        _print_metrics(metrics, run_dir)
+        print_metrics(metrics, run_dir)
 
     return resume_work(run_classify, config), report
 
@@ -255,13 +209,15 @@ def _require_task(run_dir: str, allowed: tuple[str, ...], command: str) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from lstmkit.runs import read_config
 
-    task = _require_task(args.run_dir, ("classify", "forecast", "textgen"), "evaluate")
+    task = _require_task(args.run_dir, ("classify", "regress", "forecast", "textgen"), "evaluate")
     if task == "textgen":
         from lstmkit.tasks.textgen import evaluate_run
     elif task == "forecast" and read_config(args.run_dir).get("panel"):
         from lstmkit.tasks.panel import evaluate_panel_run as evaluate_run
     elif task == "forecast":
         from lstmkit.tasks.forecast import evaluate_run
+    elif task == "regress":
+        from lstmkit.tasks.regress import evaluate_run
     else:
         from lstmkit.tasks.classify import evaluate_run
 
@@ -273,13 +229,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from lstmkit.runs import load
 
-    if _require_task(args.run_dir, ("classify", "forecast"), "predict") == "forecast":
+    task = _require_task(args.run_dir, ("classify", "regress", "forecast"), "predict")
+    if task == "forecast":
         from lstmkit.cli.forecast_cmds import predict_forecast
 
         return predict_forecast(args)
+    if task == "regress":
+        from lstmkit.cli.regress_cmds import predict_regress
+
+        return predict_regress(args)
     path = None if args.output is None else output_file(args.output, args.overwrite)
     clf = load(args.run_dir)
-    X, lengths = _read_inputs(Path(args.input))
+    X, lengths = read_sequence_inputs(Path(args.input))
     proba = clf.predict_proba(X, lengths)
     labels = clf.classes_[proba.argmax(1)]
     out = io.StringIO()
@@ -303,9 +264,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from lstmkit.runs import load
 
     path = output_file(args.output, args.overwrite, ".npy")
-    _require_task(args.run_dir, ("classify",), "extract")
+    task = _require_task(args.run_dir, ("classify", "regress"), "extract")
     clf = load(args.run_dir)
-    X, lengths = _read_inputs(Path(args.input))
+    if task == "regress":
+        from lstmkit.cli.regress_cmds import regression_inputs
+
+        X, lengths = regression_inputs(Path(args.input))
+    else:
+        X, lengths = read_sequence_inputs(Path(args.input))
     features = clf.extract(X, lengths, args.pool)
     from lstmkit.train.checkpoint import atomic_write_bytes
 
@@ -314,11 +280,3 @@ def cmd_extract(args: argparse.Namespace) -> int:
     atomic_write_bytes(path, buf.getvalue())
     print(f"wrote features {features.shape} ({features.dtype}) to {path}")
     return 0
-
-
-def _read_inputs(path: Path):
-    """X (and lengths) to predict on: an .npz without labels is fine here."""
-    from lstmkit.data.load import read_inputs
-
-    X, _, lengths = read_inputs(path)
-    return X, lengths

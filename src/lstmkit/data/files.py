@@ -14,7 +14,15 @@ import numpy as np
 from lstmkit.data.idx import read_idx
 from lstmkit.data.sequences import SequenceData, build_sequence_data, pad_cases
 
-__all__ = ["FILE_FORMATS", "labels_path_for", "load_file", "load_idx_pair"]
+__all__ = [
+    "FILE_FORMATS",
+    "labels_path_for",
+    "load_file",
+    "load_idx_pair",
+    "open_npz",
+    "read_ts",
+    "read_tsv",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +72,20 @@ def _npz_error(path: Path, exc: Exception) -> ValueError:
 
 
 def _load_npz(path: Path, classes: Sequence[str] | None) -> SequenceData:
+    X, y, lengths = open_npz(path)
+    if y.dtype.kind not in "iu":
+        hint = (
+            " (cast with y.astype(np.int64); for a numeric target per sequence use "
+            "lstmkit train regress)" if y.dtype.kind == "f" else ""
+        )  # fmt: skip
+        raise ValueError(
+            f"{path.name}: y must hold integer class labels, got dtype {y.dtype}{hint}"
+        )
+    return build_sequence_data(X, y, lengths, name=path.name, classes=classes)
+
+
+def open_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The arrays X, y and (optional) lengths of an ``.npz`` file, never unpickled."""
     with open(path, "rb") as f:
         if f.read(4) not in (b"PK\x03\x04", b"\x93NUM"):  # an .npz is a zip (.npy: see below)
             raise ValueError(
@@ -89,12 +111,7 @@ def _load_npz(path: Path, classes: Sequence[str] | None) -> SequenceData:
             lengths = archive["lengths"] if "lengths" in keys else None
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
             raise _npz_error(path, exc) from exc
-    if y.dtype.kind not in "iu":
-        hint = " (cast with y.astype(np.int64))" if y.dtype.kind == "f" else ""
-        raise ValueError(
-            f"{path.name}: y must hold integer class labels, got dtype {y.dtype}{hint}"
-        )
-    return build_sequence_data(X, y, lengths, name=path.name, classes=classes)
+    return X, y, lengths
 
 
 # --- IDX -----------------------------------------------------------------------------------
@@ -180,6 +197,12 @@ def _read_text(path: Path) -> list[str]:
 
 
 def _load_tsv(path: Path, classes: Sequence[str] | None) -> SequenceData:
+    labels, X, lengths = read_tsv(path)
+    return build_sequence_data(X, np.array(labels), lengths, name=path.name, classes=classes)
+
+
+def read_tsv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A UCR ``.tsv`` file as (first-column labels or targets, X (N, L, 1), lengths)."""
     labels: list[str] = []
     cases: list[np.ndarray] = []
     for number, line in enumerate(_read_text(path), start=1):
@@ -194,13 +217,21 @@ def _load_tsv(path: Path, classes: Sequence[str] | None) -> SequenceData:
         labels.append(fields[0].strip())
         cases.append(_floats(fields[1:], f"{path.name} line {number}")[:, None])  # (L_i, 1)
     X, lengths = pad_cases(cases, path.name)
-    return build_sequence_data(X, np.array(labels), lengths, name=path.name, classes=classes)
+    return labels, X, lengths
 
 
 # --- sktime .ts ----------------------------------------------------------------------------
 
 
 def _load_ts(path: Path, classes: Sequence[str] | None) -> SequenceData:
+    labels, X, lengths = read_ts(path, "classify")
+    return build_sequence_data(X, np.array(labels), lengths, name=path.name, classes=classes)
+
+
+def read_ts(path: Path, task: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """An sktime ``.ts`` file as (labels or targets, X (N, L, C), lengths); ``task``
+    ("classify" or "regress") is the header the file must have (``@classLabel true`` or
+    ``@targetLabel true``)."""
     header: dict[str, str] = {}
     labels: list[str] = []
     cases: list[np.ndarray] = []
@@ -219,7 +250,7 @@ def _load_ts(path: Path, classes: Sequence[str] | None) -> SequenceData:
             key = key.lower()
             if key == "data":
                 in_data = True
-                _check_ts_header(header, path.name)
+                _check_ts_header(header, path.name, task)
             else:
                 header[key] = value.strip()
             continue
@@ -227,7 +258,7 @@ def _load_ts(path: Path, classes: Sequence[str] | None) -> SequenceData:
         if not dims:
             raise ValueError(f"{where}: expected 'values:...:label', got no ':' separator")
         label = label.strip()
-        allowed = header["classlabel"].split()[1:]
+        allowed = header.get("classlabel", "").split()[1:]
         if allowed and label not in allowed:
             raise ValueError(f"{where}: label {label!r} is not among @classLabel {allowed}")
         series = [_floats(d.split(","), where) for d in dims]
@@ -241,18 +272,26 @@ def _load_ts(path: Path, classes: Sequence[str] | None) -> SequenceData:
     if not in_data:
         raise ValueError(f"{path.name}: no '@data' line found; expected sktime's .ts format")
     X, lengths = pad_cases(cases, path.name)
-    return build_sequence_data(X, np.array(labels), lengths, name=path.name, classes=classes)
+    return labels, X, lengths
 
 
-def _check_ts_header(header: dict[str, str], name: str) -> None:
+def _check_ts_header(header: dict[str, str], name: str, task: str) -> None:
     if header.get("timestamps", "false").lower() == "true":
         raise ValueError(f"{name}: '@timeStamps true' files are not supported; use plain values")
     class_label = header.get("classlabel", "")
-    if class_label.split()[:1] != ["true"] or "targetlabel" in header:
+    target = header.get("targetlabel", "").split()[:1] == ["true"]
+    if task == "regress" and not target:
+        raise ValueError(
+            f"{name}: expected a regression file with a '@targetLabel true' header, got "
+            + ("'@classLabel' (class labels): use lstmkit train classify" if class_label
+               else "no '@targetLabel'")
+        )  # fmt: skip
+    if task == "classify" and (class_label.split()[:1] != ["true"] or "targetlabel" in header):
         raise ValueError(
             f"{name}: expected a classification file with a '@classLabel true <labels>' header, "
-            f"got {'@targetLabel (regression)' if 'targetlabel' in header else class_label!r}"
-        )
+            + ("got '@targetLabel' (regression: a numeric target per sequence): use lstmkit "
+               "train regress" if "targetlabel" in header else f"got {class_label!r}")
+        )  # fmt: skip
 
 
 _READERS: dict[str, Callable[[Path, Sequence[str] | None], SequenceData]] = {

@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "SequenceData",
     "build_sequence_data",
+    "checked_sequences",
     "label_values",
     "pad_cases",
     "stratified_split",
@@ -200,6 +201,25 @@ def build_sequence_data(
             labels outside them raise. ``None``: the sorted unique labels (at least 2).
     """
     X = np.asarray(X)
+    n = X.shape[0] if X.ndim else 0
+    labels = np.asarray(labels)
+    if X.ndim in (2, 3) and (labels.ndim != 1 or labels.shape[0] != n):
+        raise ValueError(
+            f"{name}: y must have shape ({n},) (one label per sequence), got {labels.shape}"
+        )
+    X, lens = checked_sequences(X, lengths, name)
+    y, classes = _encode_labels(labels, name, classes)
+    logger.debug("%s: %d sequences, L=%d, C=%d, %d classes", name, *X.shape, len(classes))
+    return SequenceData(X, y, lens, classes, name)
+
+
+def checked_sequences(
+    X: object, lengths: object, name: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(X (N, L, C) float32, lengths or None)`` from raw arrays: numeric, 2-D (one channel)
+    or 3-D, not empty, lengths in ``1..L`` (values past them set to 0; None when every sequence
+    is full), finite inside the valid lengths. Raises a one-line ValueError naming ``name``."""
+    X = np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise ValueError(
             f"{name}: X must be numeric (float or integer), got dtype {X.dtype}; "
@@ -214,12 +234,6 @@ def build_sequence_data(
     n, length, channels = X.shape
     if n == 0 or length == 0 or channels == 0:
         raise ValueError(f"{name}: empty data: X has shape {X.shape}; expected N, L, C >= 1")
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.shape[0] != n:
-        raise ValueError(
-            f"{name}: y must have shape ({n},) (one label per sequence), got {labels.shape}"
-        )
-    y, classes = _encode_labels(labels, name, classes)
     lens = None if lengths is None else _check_lengths(lengths, n, length, name)
     with np.errstate(over="ignore"):  # values beyond float32's range become inf, reported below
         X = X.astype(np.float32)  # (N, L, C), a copy
@@ -236,10 +250,7 @@ def build_sequence_data(
             f"first at sequence {i}, step {t}, channel {c}, value {X[i, t, c]}); fill or drop "
             "missing values, or give lengths so that padding is excluded"
         )
-    logger.debug(
-        "%s: %d sequences, L=%d, C=%d, %d classes", name, n, length, channels, len(classes)
-    )
-    return SequenceData(X, y, lens, classes, name)
+    return X, lens
 
 
 def pad_cases(cases: Sequence[np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:

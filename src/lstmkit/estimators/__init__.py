@@ -1,6 +1,7 @@
 """High-level estimators with fit / predict / save, used by the CLI (one code path)."""
 
 from lstmkit.estimators.classifier import Classifier
+from lstmkit.estimators.regressor import Regressor
 from lstmkit.estimators.textgen import TextGenerator
 
 
@@ -16,4 +17,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'lstmkit.estimators' has no attribute {name!r}")
 
 
-__all__ = ["Classifier", "Forecaster", "PanelForecaster", "TextGenerator"]
+__all__ = ["Classifier", "Forecaster", "PanelForecaster", "Regressor", "TextGenerator"]

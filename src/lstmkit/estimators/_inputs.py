@@ -22,6 +22,7 @@ __all__ = [
     "check_label_values",
     "labels_1d",
     "sequence_arrays",
+    "targets_2d",
     "valid_mask",
 ]
 
@@ -212,3 +213,30 @@ def encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
             f"{classes.tolist()[:20]})"
         )
     return codes
+
+
+def targets_2d(y, n: int, who: str = "Regressor") -> np.ndarray:
+    """Regression targets as float32 (n, T): y of shape (n,) or (n, T), numbers, finite. Class
+    labels (strings, booleans) are refused with a pointer to the classifier."""
+    if y is None:
+        raise ValueError(f"{who} requires y to be passed, but the target y is None")
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "iuf":
+        sample = arr.reshape(-1)[:3].tolist()
+        raise ValueError(
+            f"{who}: y must hold numbers (a numeric target per sequence), got dtype {arr.dtype} "
+            f"({sample}); for class labels use lstmkit train classify / lstmkit.Classifier"
+        )
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] != n or arr.shape[1] < 1:
+        raise ValueError(f"y must have shape ({n},) or ({n}, T) like X's first axis, got "
+                         f"{np.shape(y)}")  # fmt: skip
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        i = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise ValueError(
+            f"y contains NaN or inf ({int((~np.isfinite(arr)).sum())} values; first at "
+            f"sequence {i}); drop those sequences or fill their targets"
+        )
+    return arr.astype(np.float32)

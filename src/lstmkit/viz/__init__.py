@@ -1,5 +1,5 @@
 """Plots written into run directories (matplotlib, Agg backend: no display needed)."""
 
-from lstmkit.viz.plots import plot_confusion, plot_loss
+from lstmkit.viz.plots import plot_confusion, plot_loss, plot_predicted
 
-__all__ = ["plot_confusion", "plot_loss"]
+__all__ = ["plot_confusion", "plot_loss", "plot_predicted"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lstmkit.train.checkpoint import atomic_write_bytes
 
-__all__ = ["plot_confusion", "plot_loss"]
+__all__ = ["plot_confusion", "plot_loss", "plot_predicted"]
 
 
 def _figure():
@@ -73,5 +73,29 @@ def plot_confusion(confusion: list[list[int]], classes: list[str], path: str | P
                 ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=8, color=color)
     acc = np.trace(cm) / max(cm.sum(), 1)
     ax.set_title(f"confusion (accuracy {acc:.3f})")
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_predicted(y_true, y_pred, path: str | Path, title: str = "predicted vs true") -> None:
+    """Predicted against true values (first target), the diagonal y = x, and RMSE / R²."""
+    import numpy as np
+
+    plt = _figure()
+    t = np.asarray(y_true, dtype=float).reshape(len(y_true), -1)[:, 0]
+    p = np.asarray(y_pred, dtype=float).reshape(len(y_true), -1)[:, 0]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(t, p, s=14, alpha=0.7, edgecolors="none")
+    low, high = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    ax.plot([low, high], [low, high], "--", color="gray", lw=1, label="y = x")
+    rmse = float(np.sqrt(((p - t) ** 2).mean()))
+    ss = float(((t - t.mean()) ** 2).sum())
+    r2 = 1 - float(((p - t) ** 2).sum()) / ss if ss > 0 else float("nan")
+    ax.set_xlabel("true")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"{title} (RMSE {rmse:.4g}, R² {r2:.3f})")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
     _save(fig, path)
     plt.close(fig)
