@@ -139,7 +139,8 @@ def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
 
 # ---------------------------------------------------------------------------- task graphs
 class ClassifyGraph(nn.Module):
-    """Raw inputs (N, L, C) [and lengths (N,)] -> logits (N, classes)."""
+    """Raw inputs (N, L, C) [and lengths (N,)] -> logits (N, classes), or for a regressor
+    predictions (N, T) in the units of its targets."""
 
     def __init__(self, model: nn.Module, mean, std, with_lengths: bool) -> None:
         super().__init__()
@@ -184,7 +185,7 @@ class TextGraph(nn.Module):
 
 def graph_io(task: str, has_cell_state: bool = True, with_lengths: bool = False):
     """(input names, output names) of a task's graph."""
-    if task == "classify":
+    if task in ("classify", "regress"):
         return (["input", "lengths"] if with_lengths else ["input"]), ["output"]
     if task == "forecast":
         return ["input"], ["output"]
@@ -196,7 +197,7 @@ def graph_io(task: str, has_cell_state: bool = True, with_lengths: bool = False)
 def task_graph(estimator, model: nn.Module, *, with_lengths: bool = False) -> nn.Module:
     """``model`` (the estimator's own, or an exportable copy) behind the task's signature."""
     task = estimator.task
-    if task == "classify":
+    if task in ("classify", "regress"):
         return ClassifyGraph(model, estimator.mean_, estimator.std_, with_lengths).eval()
     if task == "forecast":
         return ForecastGraph(model).eval()

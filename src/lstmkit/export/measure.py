@@ -80,7 +80,7 @@ class RunnerModule(nn.Module):
         super().__init__()
         self.task, self.runner, self.with_lengths = task, runner, with_lengths
         self._anchor = nn.Parameter(torch.zeros(0), requires_grad=False)  # a device to ask
-        if task == "classify":
+        if task in ("classify", "regress"):
             self.mean = torch.as_tensor(estimator.mean_)
             self.std = torch.as_tensor(estimator.std_)
         if task == "textgen":
@@ -94,7 +94,7 @@ class RunnerModule(nn.Module):
         return [torch.from_numpy(np.asarray(a)) for a in self.runner(*arrays)]
 
     def forward(self, x: Tensor, extra=None):
-        if self.task == "classify":  # the estimator hands standardised inputs; the graph
+        if self.task in ("classify", "regress"):  # the estimator hands standardised inputs; the graph
             raw = x * self.std + self.mean  # standardises itself
             lengths = extra.to(torch.int64) if (extra is not None and self.with_lengths) else None
             return self._call(raw, lengths)[0]

@@ -141,8 +141,9 @@ def _heldout(est, config: dict, run_dir: Path) -> Heldout:
 
 
 def _classify_heldout(est, config: dict, run_dir: Path) -> Heldout:
-    from lstmkit.tasks.classify import load_split
+    from importlib import import_module
 
+    load_split = import_module(f"lstmkit.tasks.{est.task}").load_split  # classify or regress
     _, test = load_split(config["data"])
     X = test.X[:_CHECK_ROWS].astype(np.float32)
     lengths = test.lengths
@@ -177,7 +178,7 @@ def _zero_state(est, n: int) -> list[np.ndarray | None]:
 
 def _random_inputs(est) -> Heldout:
     rng = np.random.default_rng(0)
-    if est.task == "classify":
+    if est.task in ("classify", "regress"):
         C, fcn = est.config_.input_channels, est.config_.fcn
         L = 32 if fcn is None or not fcn.shuffle else min(32, fcn.length)  # its longest input
         X = (rng.standard_normal((_CHECK_ROWS, L, C)) * est.std_ + est.mean_).astype(np.float32)
@@ -190,8 +191,8 @@ def _random_inputs(est) -> Heldout:
     return Heldout([ids, *_zero_state(est, 8)], "random")
 
 
-_HELDOUT = {"classify": _classify_heldout, "forecast": _forecast_heldout,
-            "textgen": _textgen_heldout}  # fmt: skip
+_HELDOUT = {"classify": _classify_heldout, "regress": _classify_heldout,
+            "forecast": _forecast_heldout, "textgen": _textgen_heldout}  # fmt: skip
 
 
 def _scaled_diff(got, expected) -> float:
@@ -222,7 +223,8 @@ def _metric(est, runner, held: Heldout, run_dir: Path, prefix: str) -> dict[str,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = evaluate_run(run_dir, estimator=scored_estimator(est, runner, held.with_lengths))
-    keys = {"classify": ("test_accuracy", "test_macro_f1"), "forecast": ("test_mae", "test_mase"),
+    keys = {"classify": ("test_accuracy", "test_macro_f1"), "regress": ("test_rmse", "test_r2"),
+            "forecast": ("test_mae", "test_mase"),
             "textgen": ("test_bpc", "test_perplexity")}[est.task]  # fmt: skip
     return {prefix + k: m[k] for k in keys if k in m}
 

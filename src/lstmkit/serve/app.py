@@ -18,6 +18,7 @@ Every error body is JSON ``{"detail": ...}``.
 """
 
 import logging
+import warnings
 import math
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,7 +36,7 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "ENDPOINTS", "build_app", "require_serve_de
 log = logging.getLogger("lstmkit.serve")
 
 DEFAULT_MAX_BODY_BYTES = 10 * 2**20  # 10 MB
-ENDPOINTS = {"classify": "/predict", "forecast": "/forecast", "textgen": "/generate"}
+ENDPOINTS = {"classify": "/predict", "regress": "/predict", "forecast": "/forecast", "textgen": "/generate"}
 _MAX_ERRORS = 20  # validation errors listed in one 422 detail
 
 
@@ -59,13 +60,13 @@ def build_app(
     batch_window: float = 0.002,
 ) -> "FastAPI":
     """The FastAPI app serving ``model``: a run directory or a fitted estimator
-    (``Classifier``, ``Forecaster``, ``TextGenerator``).
+    (``Classifier``, ``Regressor``, ``Forecaster``, ``TextGenerator``).
 
     Args:
         model: what to serve; a run directory is read with ``lstmkit.load`` (a panel run
             gives a ``PanelForecaster``, also served as it is).
         max_body_bytes: larger request bodies get a 413.
-        batch_window: classify only: seconds a request waits for others of the same shape to
+        batch_window: classify and regress: seconds a request waits for others of the same shape to
             share its forward pass (0: no batching).
 
     Raises:
@@ -95,7 +96,7 @@ def build_app(
     if task not in ENDPOINTS:
         raise ValueError(
             f"cannot serve {type(model).__name__} (task {task!r}); expected a fitted "
-            f"Classifier, Forecaster or TextGenerator, or a run directory of one"
+            f"Classifier, Regressor, Forecaster or TextGenerator, or a run directory of one"
         )
     model._check_fitted()
     panel = _is_panel(model)
@@ -104,6 +105,8 @@ def build_app(
     batcher = None
     if task == "classify":
         batcher = MicroBatcher(model.predict_proba, runner, window=batch_window)
+    elif task == "regress":
+        batcher = MicroBatcher(model.predict, runner, window=batch_window)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -170,6 +173,24 @@ def _add_predict(app, clf, runner, batcher) -> None:
         }
 
 
+def _add_regress(app, reg, runner, batcher) -> None:
+    from fastapi import HTTPException
+
+    from lstmkit.serve.schemas import PredictRequest, RegressResponse
+
+    @app.post("/predict", response_model=RegressResponse, summary="Predict each sequence's target")
+    async def predict(body: PredictRequest) -> dict:
+        X, lengths = _sequences(body.inputs, body.lengths)
+        values = await _model_call(batcher(X, lengths))  # (N,) or (N, T)
+        if not np.isfinite(values).all():
+            raise HTTPException(
+                status_code=422,
+                detail="the model gives non-finite values for these inputs; are they on the "
+                "scale of the training data?",
+            )
+        return {"values": values.tolist(), "targets": list(reg.config_.names)}
+
+
 def _add_forecast(app, fc, runner, batcher) -> None:
     from lstmkit.serve.schemas import ForecastRequest, ForecastResponse
 
@@ -223,7 +244,7 @@ def _add_generate(app, gen, runner, batcher) -> None:
         return {"text": await _model_call(runner(gen.generate, *args))}
 
 
-_ROUTES = {"classify": _add_predict, "forecast": _add_forecast, "textgen": _add_generate}
+_ROUTES = {"classify": _add_predict, "regress": _add_regress, "forecast": _add_forecast, "textgen": _add_generate}
 
 
 async def _model_call(work):
@@ -354,10 +375,13 @@ def _warm_up(model) -> None:
     """One tiny call of each code path, so that one-time set-up (kernels) happens before the
     first request rather than during it."""
     try:
-        if model.task == "classify":
+        if model.task in ("classify", "regress"):
+            run = model.predict_proba if model.task == "classify" else model.predict
             X = np.zeros((1, 1, model.n_features_in_), np.float32)
-            model.predict_proba(X)
-            model.predict_proba(X, np.ones(1, np.int64))
+            with warnings.catch_warnings():  # zeros are far from the training data: no matter
+                warnings.simplefilter("ignore")
+                run(X)
+                run(X, np.ones(1, np.int64))
         elif model.task == "textgen":
             model.generate("", 1, seed=0)
     except Exception as e:  # serving may still work for real inputs; say so and go on
@@ -377,9 +401,13 @@ def _model_info(model, run_dir: Path | None) -> dict[str, Any]:
         "params": sum(p.numel() for p in model.model_.parameters()),
         "run_dir": None if run_dir is None else str(run_dir),
     }
-    if model.task == "classify":
+    if model.task in ("classify", "regress"):
         f = cfg.features
-        info |= {"input_size": f.input_size, "classes": model.classes_.tolist()}
+        info["input_size"] = model.n_features_in_
+        if model.task == "classify":
+            info["classes"] = model.classes_.tolist()
+        else:
+            info |= {"targets": list(cfg.names), "target_mean": list(cfg.target_mean)}
         info |= {"cell": f.cell, "hidden": f.hidden, "layers": f.layers}
         info["bidirectional"] = f.bidirectional
     elif _is_panel(model):

@@ -59,6 +59,14 @@ class PredictResponse(BaseModel):
     classes: list[Any] = Field(description="the K class labels")
 
 
+class RegressResponse(BaseModel):
+    values: list[Any] = Field(
+        description="predicted target of each sequence (N,), or (N, T) for T targets, in the "
+        "units of the training targets"
+    )
+    targets: list[str] = Field(description="the T target names")
+
+
 class ForecastRequest(_Body):
     """``POST /forecast``: the series so far, one list per column, as in the training table."""
 
