@@ -94,8 +94,8 @@ class RunnerModule(nn.Module):
         return [torch.from_numpy(np.asarray(a)) for a in self.runner(*arrays)]
 
     def forward(self, x: Tensor, extra=None):
-        if self.task in ("classify", "regress"):  # the estimator hands standardised inputs; the graph
-            raw = x * self.std + self.mean  # standardises itself
+        if self.task in ("classify", "regress"):  # the estimator hands standardised inputs;
+            raw = x * self.std + self.mean  # the graph standardises itself
             lengths = extra.to(torch.int64) if (extra is not None and self.with_lengths) else None
             return self._call(raw, lengths)[0]
         if self.task == "forecast":

@@ -18,8 +18,8 @@ Every error body is JSON ``{"detail": ...}``.
 """
 
 import logging
-import warnings
 import math
+import warnings
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,12 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "ENDPOINTS", "build_app", "require_serve_de
 log = logging.getLogger("lstmkit.serve")
 
 DEFAULT_MAX_BODY_BYTES = 10 * 2**20  # 10 MB
-ENDPOINTS = {"classify": "/predict", "regress": "/predict", "forecast": "/forecast", "textgen": "/generate"}
+ENDPOINTS = {
+    "classify": "/predict",
+    "regress": "/predict",
+    "forecast": "/forecast",
+    "textgen": "/generate",
+}
 _MAX_ERRORS = 20  # validation errors listed in one 422 detail
 
 
@@ -244,7 +249,12 @@ def _add_generate(app, gen, runner, batcher) -> None:
         return {"text": await _model_call(runner(gen.generate, *args))}
 
 
-_ROUTES = {"classify": _add_predict, "regress": _add_regress, "forecast": _add_forecast, "textgen": _add_generate}
+_ROUTES = {
+    "classify": _add_predict,
+    "regress": _add_regress,
+    "forecast": _add_forecast,
+    "textgen": _add_generate,
+}
 
 
 async def _model_call(work):
