@@ -413,7 +413,7 @@ def _model_info(model, run_dir: Path | None) -> dict[str, Any]:
     }
     if model.task in ("classify", "regress"):
         f = cfg.features
-        info["input_size"] = model.n_features_in_
+        info["input_size"] = cfg.input_channels
         if model.task == "classify":
             info["classes"] = model.classes_.tolist()
         else:
