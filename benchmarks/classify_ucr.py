@@ -93,7 +93,9 @@ def main() -> None:
     ap.add_argument("--candidates", default='{"defaults": {}}',
                     help="dev: JSON object, name -> Classifier options")  # fmt: skip
     ap.add_argument("--options", default="{}", help="test: lstmkit's options (JSON)")
-    ap.add_argument("--ensemble", type=int, default=5, help="test: members of the ensemble row")
+    ap.add_argument("--ensemble", type=int, default=5,
+                    help="test: members of the ensemble row (1: no ensemble row)")  # fmt: skip
+    ap.add_argument("--label", help="test: the name of lstmkit's rows (default: lstmkit)")
     ap.add_argument("--val-fraction", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-minirocket", action="store_true")
@@ -108,8 +110,10 @@ def main() -> None:
             settings = json.loads(args.candidates)
         else:
             options = json.loads(args.options)
-            many = options | {"ensemble": args.ensemble}
-            settings = {"lstmkit": options, f"lstmkit x{args.ensemble}": many}
+            label = args.label or "lstmkit"
+            settings = {label: options}
+            if args.ensemble > 1:
+                settings[f"{label} x{args.ensemble}"] = options | {"ensemble": args.ensemble}
         for label, options in settings.items():
             row = {"set": name, "model": label, "options": options}
             row |= lstmkit_row(options | {"random_state": args.seed}, train, test)

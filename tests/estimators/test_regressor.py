@@ -12,7 +12,7 @@ from lstmkit import Regressor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-FAST = {"hidden": 16, "layers": 1, "batch_size": 32, "lr": 0.01, "conv_channels": 0}
+FAST = {"arch": "encoder", "hidden": 16, "layers": 1, "batch_size": 32, "lr": 0.01, "conv_channels": 0}
 
 
 def _toy(n=200, L=12, C=2, seed=0, targets=1):
@@ -61,7 +61,7 @@ def test_ensemble_lengths_and_lstm_fcn():
     reg = Regressor(epochs=2, ensemble=2, **FAST).fit(X, y, lengths)
     assert len(reg.model_.members) == 2 and len(reg.members_history_) == 2
     assert reg.predict(X[:5], lengths[:5]).shape == (5,)
-    fcn = Regressor(arch="lstm-fcn", epochs=2, **FAST).fit(X, y)
+    fcn = Regressor(**(FAST | {"arch": "lstm-fcn"}), epochs=2).fit(X, y)
     assert np.isfinite(fcn.predict(X[:5])).all()
     assert fcn.extract(X[:5]).shape[0] == 5
 
@@ -75,6 +75,7 @@ def test_other_losses_train(loss):
 
 def test_scikit_learn_contract():
     reg = Regressor(hidden=8, loss="huber")
+    assert Regressor().arch == "lstm-fcn" and Regressor().min_steps == 1000  # dev-chosen
     assert clone(reg).get_params() == reg.get_params()
     assert reg.get_params()["loss"] == "huber" and "label_smoothing" not in reg.get_params()
 
