@@ -12,7 +12,18 @@ from tests.cli.inproc import lstmkit_cli
 
 pytest.importorskip("sktime")
 
-SMALL = ["--arch", "encoder", "--hidden", "16", "--layers", "1", "--conv-channels", "16", "--min-steps", "150"]
+SMALL = [
+    "--arch",
+    "encoder",
+    "--hidden",
+    "16",
+    "--layers",
+    "1",
+    "--conv-channels",
+    "16",
+    "--min-steps",
+    "150",
+]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-FAST = ["--arch", "encoder", "--hidden", "8", "--layers", "1", "--epochs", "1", "--conv-channels", "0"]
+FAST = [
+    "--arch",
+    "encoder",
+    "--hidden",
+    "8",
+    "--layers",
+    "1",
+    "--epochs",
+    "1",
+    "--conv-channels",
+    "0",
+]
 
 
 def _npz(path, y, X=None, **extra):

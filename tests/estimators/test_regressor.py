@@ -12,7 +12,14 @@ from lstmkit import Regressor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-FAST = {"arch": "encoder", "hidden": 16, "layers": 1, "batch_size": 32, "lr": 0.01, "conv_channels": 0}
+FAST = {
+    "arch": "encoder",
+    "hidden": 16,
+    "layers": 1,
+    "batch_size": 32,
+    "lr": 0.01,
+    "conv_channels": 0,
+}
 
 
 def _toy(n=200, L=12, C=2, seed=0, targets=1):
