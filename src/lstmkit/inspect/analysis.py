@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lstmkit.models import ForecastModel, LanguageModel, SequenceClassifier
+from lstmkit.models import ForecastModel, LanguageModel, SequenceClassifier, SequenceRegressor
 from lstmkit.nn.recording import Recording, recording
 
 __all__ = [
@@ -47,6 +47,13 @@ def _classify_call(model: SequenceClassifier, x: Tensor, lengths: Tensor | None)
 def _classify_loss(model, out: Tensor, x: Tensor, target: Tensor | None):
     y = out.argmax(1).detach() if target is None else target  # (N,)
     return F.cross_entropy(_wide(out), y, reduction="none"), y
+
+
+def _regress_loss(model: SequenceRegressor, out: Tensor, x: Tensor, target: Tensor | None):
+    if target is None:  # no truth: how the prediction depends on the inputs
+        return _wide(out).sum(1), None
+    z = (_wide(out) - target.to(out.device)) / model.target_std  # standardised, as trained
+    return z.pow(2).mean(1), target
 
 
 def _forecast_call(model: ForecastModel, x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -91,7 +98,10 @@ class _Loss:
     text: str  # what the loss is, for captions
 
 
-LOSSES: dict[type, _Loss] = {
+LOSSES: dict[type, _Loss] = {  # the first class a model is an instance of applies
+    SequenceRegressor: _Loss(_classify_call, _regress_loss,
+                             "squared error in standardised target units against the true "
+                             "value (else the prediction's sum)"),
     SequenceClassifier: _Loss(_classify_call, _classify_loss,
                               "cross-entropy against the true class (else the predicted one)"),
     ForecastModel: _Loss(_forecast_call, _forecast_loss,
@@ -139,10 +149,11 @@ def analyse(
     """Run ``model`` on ``x`` in eval mode, recorded and probed, and differentiate its own loss.
 
     Args:
-        model: a ``SequenceClassifier``, ``ForecastModel`` or ``LanguageModel``.
+        model: a ``SequenceClassifier``, ``SequenceRegressor``, ``ForecastModel`` or
+            ``LanguageModel``.
         x: its input: (N, L, C) float, or (N, L) int64 token ids for a language model.
-        target: classify (N,) class indices; forecast (N, horizon) scaled values (bins: bin
-            indices); None: see the module docstring.
+        target: classify (N,) class indices; regress (N, T) values; forecast (N, horizon)
+            scaled values (bins: bin indices); None: see the module docstring.
         lengths: (N,) valid lengths (classify).
 
     The loss is the sum of the per-sample losses, so each sample's gradients are its own.
@@ -205,7 +216,7 @@ def model_inputs(
     task = getattr(obj, "task", None)
     if not hasattr(obj, "model_") or task not in INPUTS:
         raise TypeError(f"expected a model or a fitted estimator, got {type(obj).__name__}")
-    if task == "classify":
+    if task in ("classify", "regress"):
         return obj.model_, *INPUTS[task].from_labels(obj, x, y, lengths).batch()
     if task == "forecast" and isinstance(x, np.ndarray | Tensor):
         y = None if y is None else obj._encode(torch.as_tensor(y, dtype=torch.float32))

@@ -103,6 +103,58 @@ class ClassifyInputs:
         return Sample(i, x, lengths, target, self.X[i], label, steps)
 
 
+class RegressInputs(ClassifyInputs):
+    """Sequences for a ``Regressor``: X as given, y (N,) or (N, T) numeric targets or None."""
+
+    def __init__(self, est, X, y=None, lengths=None) -> None:
+        from lstmkit.estimators._inputs import sequence_arrays, targets_2d
+
+        self.est = est
+        self.X, self.lengths = sequence_arrays(X, lengths)
+        est._check_channels(self.X)
+        self.y = None if y is None else targets_2d(y, len(self.X), "inspect")
+        self.names = list(est.config_.names)
+
+    @classmethod
+    def from_labels(cls, est, X, labels=None, lengths=None) -> RegressInputs:
+        return cls(est, X, labels, lengths)
+
+    @classmethod
+    def from_source(cls, est, source: Any, *, labels=None, lengths=None, **_) -> RegressInputs:
+        """A file (.npz with X[, y, lengths], a regression .ts / .tsv) or an array X."""
+        if not isinstance(source, str | Path):
+            return cls(est, source, labels, lengths)
+        path = Path(source)
+        if path.suffix.lower() == ".npz":
+            from lstmkit.data.files import open_npz
+
+            try:
+                X, y, lengths = open_npz(path)
+            except ValueError:  # X alone is enough
+                X, _, lengths = read_inputs(path, None)
+                y = None
+            return cls(est, X, y, lengths)
+        from lstmkit.data.regression import load_file
+
+        data = load_file(path)
+        return cls(est, data.X, data.y, data.lengths)
+
+    def batch(self) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        x, lengths = self.est._inputs(self.X, self.lengths)
+        return x, lengths, None if self.y is None else torch.from_numpy(self.y)
+
+    def sample(self, i: int) -> Sample:
+        if self.y is None:
+            return super().sample(i)
+        x, lengths = self.est._inputs(
+            self.X[i : i + 1], None if self.lengths is None else self.lengths[i : i + 1]
+        )
+        values = ", ".join(f"{v:.4g}" for v in self.y[i])
+        steps = [str(t) for t in range(self.X.shape[1])]
+        target = torch.from_numpy(self.y[i : i + 1])
+        return Sample(i, x, lengths, target, self.X[i], f"sample {i}, true {values}", steps)
+
+
 class ForecastInputs:
     """Look-back windows of a table for a ``Forecaster``: window j reads rows j .. j+lookback-1
     (after the fitted pipeline) and forecasts the ``horizon`` rows after them."""
@@ -205,7 +257,12 @@ class TextInputs:
         return Sample(k, torch.tensor([chunk]), None, None, None, label, steps)
 
 
-INPUTS = {"classify": ClassifyInputs, "forecast": ForecastInputs, "textgen": TextInputs}
+INPUTS = {
+    "classify": ClassifyInputs,
+    "regress": RegressInputs,
+    "forecast": ForecastInputs,
+    "textgen": TextInputs,
+}
 
 
 def read_inputs(path: str | Path, classes: list[str]):

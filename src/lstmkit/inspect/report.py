@@ -293,6 +293,9 @@ def _sample_summary(est, s: Sample, a: Analysis) -> dict:
         proba = torch.softmax(a.output[0].float(), 0)
         k = int(proba.argmax())
         row["prediction"] = f"predicted class {est.classes_[k]} (p = {float(proba[k]):.3f})"
+    elif est.task == "regress":
+        values = ", ".join(f"{float(v):.4g}" for v in a.output[0])
+        row["prediction"] = f"predicted {values}"
     elif est.task == "forecast":
         truth = "against the known future" if s.target is not None else "no future known"
         row["prediction"] = f"forecast of {est.horizon_} steps, {truth}"
