@@ -206,8 +206,15 @@ def test_ucr_through_sktime_equal_length(monkeypatch: pytest.MonkeyPatch) -> Non
     assert train.classes == ["1", "2"] and train.y.tolist() == [1, 0, 1, 0]
 
 
+def _not_installed(monkeypatch: pytest.MonkeyPatch, lib: str) -> None:
+    """``lib`` as if not installed, also where an earlier test imported its datasets module
+    (``from lib.datasets import ...`` finds that in sys.modules without the parent)."""
+    monkeypatch.setitem(sys.modules, lib, None)
+    monkeypatch.setitem(sys.modules, f"{lib}.datasets", None)
+
+
 def test_ucr_through_aeon_unequal_length(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "sktime", None)  # not installed
+    _not_installed(monkeypatch, "sktime")
     cases = [np.ones((2, 3)), np.ones((2, 5)), np.ones((2, 1))]  # (C, L_i)
 
     def load(name: str, split: str) -> tuple[list, np.ndarray]:
@@ -220,8 +227,8 @@ def test_ucr_through_aeon_unequal_length(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_ucr_missing_library_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "sktime", None)
-    monkeypatch.setitem(sys.modules, "aeon", None)
+    _not_installed(monkeypatch, "sktime")
+    _not_installed(monkeypatch, "aeon")
     with pytest.raises(ValueError, match="pip install sktime"):
         load_classification("ucr:GunPoint")
     with pytest.raises(ValueError, match="got no name"):
