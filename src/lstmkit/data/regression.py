@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmkit.data.builtin import UCR_PREFIX
-from lstmkit.data.files import open_npz, read_ts, read_tsv
+from lstmkit.data.builtin import is_builtin
+from lstmkit.data.files import _is_number, open_npz, read_ts, read_tsv
 from lstmkit.data.sequences import checked_sequences
 
 __all__ = ["REGRESSION_BUILTINS", "TargetData", "load_regression", "random_split"]
@@ -92,19 +92,11 @@ def _numeric_labels(labels: list[str], name: str) -> np.ndarray:
     try:
         return np.array([float(v) for v in labels], dtype=np.float64)
     except ValueError:
-        bad = next(v for v in labels if not _is_float(v))
+        bad = next(v for v in labels if not _is_number(v))
         raise ValueError(
             f"{name}: the targets must be numbers, got {bad!r}; for class labels use "
             "lstmkit train classify"
         ) from None
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def load_file(path: str | Path) -> TargetData:
@@ -153,7 +145,7 @@ def load_regression(
         raise ValueError(f"empty data source: expected {', '.join(REGRESSION_BUILTINS)} or a file")
     if key in REGRESSION_BUILTINS:
         train, test = _load_tecator()
-    elif key.startswith(UCR_PREFIX) or key in ("digits", "fashion-mnist", "mnist"):
+    elif is_builtin(source):  # classify's built-ins: digits, fashion-mnist, mnist, ucr:<Name>
         raise ValueError(
             f"{source} is a classification data set (class labels); use lstmkit train classify, "
             f"or for regress one of {', '.join(REGRESSION_BUILTINS)} or a file"

@@ -162,8 +162,8 @@ class Regressor(RegressorMixin, SequenceEstimator):
                 val = (X[val_idx], Y[val_idx], None if lengths is None else lengths[val_idx])
         if len(keep) < 2:
             raise ValueError(f"need at least 2 training sequences to regress, got {len(keep)}")
-        mean = Y[keep].astype(np.float64).mean(0)
-        std = Y[keep].astype(np.float64).std(0)
+        y_keep = Y[keep].astype(np.float64)  # the training rows' targets
+        mean, std = y_keep.mean(0), y_keep.std(0)
         std = np.where(std > 1e-12, std, 1.0)  # a constant target: predict it, unscaled
         names = tuple(f"y{k}" for k in range(Y.shape[1])) if Y.shape[1] > 1 else ("y",)
 
