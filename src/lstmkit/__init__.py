@@ -43,7 +43,7 @@ _ATTRS = {
     "PanelForecaster": "lstmkit.estimators",
     "Regressor": "lstmkit.estimators",
     "TextGenerator": "lstmkit.estimators",
-    "load": "lstmkit.runs",
+    "load": "lstmkit.estimators.loading",
 }
 
 

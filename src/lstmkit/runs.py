@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 __all__ = [
-    "load",
     "merge_config",
     "prepare_run_dir",
     "read_config",
@@ -116,30 +115,3 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     if not isinstance(config, dict) or "task" not in config:
         raise ValueError(f"{path} has no 'task'; it was not written by lstmkit train")
     return config
-
-
-def load(run_dir: str | Path):
-    """Rebuild the trained estimator of a run directory (no training code runs)."""
-    config = read_config(run_dir)
-    task = config["task"]
-    if task == "classify":
-        from lstmkit.estimators import Classifier
-
-        return Classifier.load(run_dir)
-    if task == "regress":
-        from lstmkit.estimators import Regressor
-
-        return Regressor.load(run_dir)
-    if task == "forecast" and config.get("panel"):
-        from lstmkit.estimators import PanelForecaster
-
-        return PanelForecaster.load(run_dir)
-    if task == "forecast":
-        from lstmkit.estimators import Forecaster
-
-        return Forecaster.load(run_dir)
-    if task == "textgen":
-        from lstmkit.estimators import TextGenerator
-
-        return TextGenerator.load(run_dir)
-    raise ValueError(f"{run_dir}: task {task!r} cannot be loaded by this lstmkit version")

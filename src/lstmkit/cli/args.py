@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "UserError",
     "add_common_train_args",
     "add_run_dir",
     "bounded",
@@ -25,6 +26,10 @@ __all__ = [
     "train_options",
     "train_tasks",
 ]
+
+
+class UserError(Exception):
+    """A mistake the user can fix: printed as one line, exit code 1."""
 
 
 def bounded(cast: Callable[[str], Any], what: str, ok: Callable[[Any], bool]):

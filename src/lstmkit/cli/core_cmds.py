@@ -96,7 +96,7 @@ def _demo_textgen(root: Path) -> bool:
     m = run_textgen({"source": "kjv"}, {"epochs": 2}, run_dir)
     print(f"   test {m['test_bpc']:.3f} bits per character after {m['epochs_run']} epochs "
           f"({m['train_seconds']:.0f} s of training); a sample at temperature 0.5:")  # fmt: skip
-    from lstmkit.runs import load
+    from lstmkit.estimators.loading import load
 
     text = load(run_dir).generate("And the LORD", length=160, temperature=0.5, seed=0)
     print("   " + text.replace("\n", "\n   "))

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
+from lstmkit.cli.args import UserError
+
 __all__ = ["ERRORS_ENV", "Interrupted", "launch", "resume_work", "run_training", "train_task"]
 
 log = logging.getLogger(__name__)
@@ -141,8 +143,6 @@ def launch(argv: list[str], nproc: int, device: str, verbose: bool = False) -> i
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
-    from lstmkit.cli.main import UserError
-
     cores = os.cpu_count() or 1
     if torch.device(device).type == "cuda":
         if nproc > torch.cuda.device_count():
@@ -244,7 +244,6 @@ def _as_worker(args: argparse.Namespace, device: str, body: Callable[[], int]) -
     """Run ``body`` in the process group. Errors: a one-line message (left for the lstmkit
     launcher, or printed by rank 0 under a plain ``torchrun``); a failure caused by another
     process's is silent; an unexpected error keeps its traceback. With -v, everything raises."""
-    from lstmkit.cli.main import UserError
     from lstmkit.train import distributed
 
     rank = int(os.environ["RANK"])

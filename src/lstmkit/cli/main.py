@@ -19,13 +19,10 @@ from lstmkit.cli import (
     train_cmds,
     tune_cmds,
 )
+from lstmkit.cli.args import UserError
 from lstmkit.memory import keep_freed_memory
 
 __all__ = ["build_parser", "main"]
-
-
-class UserError(Exception):
-    """A mistake the user can fix: printed as one line, exit code 1."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -84,7 +84,7 @@ def resume_regress(run_dir: Path, config: dict):
 
 def predict_regress(args: argparse.Namespace) -> int:
     """``lstmkit predict`` of a regress run: a ``value`` column per input sequence."""
-    from lstmkit.runs import load
+    from lstmkit.estimators.loading import load
     from lstmkit.tasks.regress import predictions_table
     from lstmkit.train.checkpoint import atomic_write_text
 

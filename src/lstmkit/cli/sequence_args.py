@@ -19,6 +19,7 @@ __all__ = [
 _count = bounded(int, "an integer >= 0", lambda v: v >= 0)
 _odd = bounded(int, "an odd integer >= 1", lambda v: v >= 1 and v % 2 == 1)
 unit_fraction = bounded(float, "a number in [0, 1)", lambda v: 0.0 <= v < 1.0)
+_unit_closed = bounded(float, "a number in [0, 1]", lambda v: 0.0 <= v <= 1.0)
 _half = bounded(float, "a fraction in (0, 0.5]", lambda v: 0.0 < v <= 0.5)
 
 
@@ -70,6 +71,15 @@ def add_network_args(m, estimator: type, averaged: str) -> None:
     m.add_argument("--ensemble", type=positive_int, metavar="K",
                    help=h(f"train K models (seeds seed..seed+K-1), average their {averaged}",
                           "ensemble"))  # fmt: skip
+    m.add_argument(
+        "--augment",
+        choices=["none", "slice", "mixup"],
+        help=h("training-time augmentation: window slicing or mixup", "augment"),
+    )
+    m.add_argument("--swa", type=_unit_closed, metavar="FRACTION",
+                   help=h("average the weights of this last fraction of the epochs (stochastic "
+                          "weight averaging) instead of keeping the best epoch's", "swa",
+                          "0: the best epoch's"))  # fmt: skip
     m.add_argument("--min-steps", type=_count,
                    help=h("without --epochs, train at least this many optimizer steps",
                           "min_steps"))  # fmt: skip

@@ -227,7 +227,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from lstmkit.runs import load
+    from lstmkit.estimators.loading import load
 
     task = _require_task(args.run_dir, ("classify", "regress", "forecast"), "predict")
     if task == "forecast":
@@ -261,7 +261,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from lstmkit.runs import load
+    from lstmkit.estimators.loading import load
 
     path = output_file(args.output, args.overwrite, ".npy")
     task = _require_task(args.run_dir, ("classify", "regress"), "extract")

@@ -44,9 +44,11 @@ def resolve_seed(random_state: object) -> int:
 
 
 def train_config(est: BaseEstimator, epochs: int, seed: int) -> TrainConfig:
-    """The Trainer's config from an estimator's parameters of the same names, validated by
-    TrainConfig (``seed``: from ``resolve_seed(est.random_state)``)."""
-    return TrainConfig(epochs=epochs, seed=seed, **{k: getattr(est, k) for k in _TRAIN_FIELDS})
+    """The Trainer's config from an estimator's parameters of the same names (TrainConfig's
+    default for a field the estimator lacks), validated by TrainConfig (``seed``: from
+    ``resolve_seed(est.random_state)``)."""
+    given = {k: getattr(est, k) for k in _TRAIN_FIELDS if hasattr(est, k)}
+    return TrainConfig(epochs=epochs, seed=seed, **given)
 
 
 def fit_callbacks(est: BaseEstimator, epochs: int, callbacks: Sequence[EpochCallback]):
@@ -91,6 +93,7 @@ class SavedEstimator(BaseEstimator):
         self.history_ = trainer.history
         self.train_seconds_ = trainer.train_seconds
         self.best_epoch_, self.clipped_steps_ = trainer.best_epoch, trainer.clip_count
+        self.averaged_epochs_ = trainer.swa.count  # swa: the epochs whose weights were averaged
         self.model_.eval()
 
     def _config_dict(self) -> dict:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from lstmkit.data import stratified_split
 from lstmkit.models import SequenceClassifier
 from lstmkit.train import distributed
+from lstmkit.train.augment import mixup, window_slice
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.checkpoint import atomic_write_text, save_atomic
 from lstmkit.train.config import TrainConfig
@@ -55,11 +56,29 @@ def hold_out(
     return np.sort(order[k:]).astype(np.int64), np.sort(order[:k]).astype(np.int64)
 
 
-def step_loss(model, batch, weight: torch.Tensor | None = None, smoothing: float = 0.0):
-    x, y, lengths = batch
-    logits = model(x, lengths)
+def _augmented(batch: tuple, augment: str):
+    """(x, lengths, mix): the batch's inputs augmented; ``mix`` is (perm, lam) for mixup, the
+    targets to blend, else None."""
+    x, _, lengths = batch
+    if augment == "slice":
+        return window_slice(x, lengths), lengths, None
+    if augment == "mixup":
+        x, lengths, perm, lam = mixup(x, lengths)
+        return x, lengths, (perm, lam)
+    return x, lengths, None
+
+
+def step_loss(model, batch, weight: torch.Tensor | None = None, smoothing: float = 0.0,
+              augment: str = "none"):  # fmt: skip
+    y = batch[1]
+    x, lengths, mix = _augmented(batch, augment)
+    logits = model(x, lengths).float()
     w = None if weight is None else weight.to(logits.device)
-    loss = F.cross_entropy(logits.float(), y, weight=w, label_smoothing=smoothing)
+    loss = F.cross_entropy(logits, y, weight=w, label_smoothing=smoothing)
+    if mix is not None:
+        perm, lam = mix
+        other = F.cross_entropy(logits, y[perm], weight=w, label_smoothing=smoothing)
+        loss = lam * loss + (1.0 - lam) * other
     return loss, len(y)
 
 
@@ -91,9 +110,14 @@ def regression_loss(pred: torch.Tensor, y: torch.Tensor, scale: torch.Tensor, ki
     return F.mse_loss(z, t, reduction=reduction)
 
 
-def regression_step(model, batch, kind: str = "mse"):
-    x, y, lengths = batch
-    loss = regression_loss(model(x, lengths), y, model.target_std, kind)
+def regression_step(model, batch, kind: str = "mse", augment: str = "none"):
+    y = batch[1]
+    x, lengths, mix = _augmented(batch, augment)
+    target = y
+    if mix is not None:
+        perm, lam = mix
+        target = lam * y + (1.0 - lam) * y[perm]
+    loss = regression_loss(model(x, lengths), target, model.target_std, kind)
     return loss, len(y)
 
 

@@ -23,6 +23,7 @@ from lstmkit.estimators._inputs import ChannelStats, sequence_arrays
 from lstmkit.models import ARCHS, FCNConfig, FeatureConfig
 from lstmkit.runs import merge_config
 from lstmkit.train import distributed
+from lstmkit.train.augment import check_augment
 from lstmkit.train.batches import TensorBatches
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.progress import epoch_lines
@@ -107,6 +108,7 @@ class SequenceEstimator(SavedEstimator):
         if not isinstance(self.head_dropout, int | float) or not 0 <= self.head_dropout < 1:
             raise ValueError(f"head_dropout must lie in [0, 1), got {self.head_dropout!r}")
         self.epochs_for(1)
+        check_augment(self.augment)
         return train_config(self, DEFAULT_EPOCHS if self.epochs is None else self.epochs, seed)
 
     def epochs_for(self, n_train: int) -> int:

@@ -116,6 +116,14 @@ class Classifier(ClassifierMixin, SequenceEstimator):
         Stop after this many epochs without a better validation loss.
     label_smoothing : float, default 0.0
         Cross-entropy against targets smoothed by this much (training loss only).
+    augment : {"none", "slice", "mixup"}, default "none"
+        Training-time augmentation: window slicing (a random 90% window of each sequence,
+        stretched back to its length) or mixup (pairs blended by Beta(0.4, 0.4), their
+        targets alike).
+    swa : float, default 0.0
+        Stochastic weight averaging: the model is the mean of the weights at the end of this
+        last fraction of the epochs (batch-norm statistics recomputed), not the best epoch's;
+        0 keeps the best validation epoch.
     ensemble : int, default 1
         Train this many models with seeds random_state, random_state + 1, ... (same
         validation split) and average their class probabilities; predict, export and serve
@@ -188,6 +196,8 @@ class Classifier(ClassifierMixin, SequenceEstimator):
         val_fraction: float = 0.1,
         patience: int | None = None,
         label_smoothing: float = 0.0,
+        augment: str = "none",
+        swa: float = 0.0,
         ensemble: int = 1,
         class_weight: dict | str | None = None,
         device: str = "cpu",
@@ -248,7 +258,7 @@ class Classifier(ClassifierMixin, SequenceEstimator):
             return ClassifierConfig(fc, len(names), self.head_dropout, names, self.arch, fcn,
                                     self.ensemble)  # fmt: skip
 
-        step = partial(step_loss, weight=w, smoothing=self.label_smoothing)
+        step = partial(step_loss, weight=w, smoothing=self.label_smoothing, augment=self.augment)
         self._train(X, y_idx, lengths, keep, val, c, network, step, partial(evaluate, weight=w),
                     run_dir=run_dir, progress=progress, resume=resume,
                     callbacks=callbacks)  # fmt: skip

@@ -55,6 +55,14 @@ class Regressor(RegressorMixin, SequenceEstimator):
         validation split.
     val_fraction : float, default 0.1
         A random validation hold-out of the training data (not stratified).
+    augment : {"none", "slice", "mixup"}, default "none"
+        Training-time augmentation: window slicing (a random 90% window of each sequence,
+        stretched back to its length) or mixup (pairs blended by Beta(0.4, 0.4), their
+        targets alike).
+    swa : float, default 0.0
+        Stochastic weight averaging: the model is the mean of the weights at the end of this
+        last fraction of the epochs (batch-norm statistics recomputed), not the best epoch's;
+        0 keeps the best validation epoch.
     ensemble : int, default 1
         Train this many models (seeds random_state, random_state + 1, ...) and average their
         predictions.
@@ -114,6 +122,8 @@ class Regressor(RegressorMixin, SequenceEstimator):
         val_fraction: float = 0.1,
         patience: int | None = None,
         loss: str = "mse",
+        augment: str = "none",
+        swa: float = 0.0,
         ensemble: int = 1,
         device: str = "cpu",
         precision: str = "fp32",
@@ -174,7 +184,8 @@ class Regressor(RegressorMixin, SequenceEstimator):
             )  # fmt: skip
 
         kind = self.loss
-        self._train(X, Y, lengths, keep, val, c, network, partial(regression_step, kind=kind),
+        step = partial(regression_step, kind=kind, augment=self.augment)
+        self._train(X, Y, lengths, keep, val, c, network, step,
                     partial(evaluate_regression, kind=kind), run_dir=run_dir, progress=progress,
                     resume=resume, callbacks=callbacks)  # fmt: skip
         return self

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from lstmkit.estimators.loading import load
 from lstmkit.export.formats import OnnxFormat, TorchScriptFormat
 from lstmkit.export.graph import task_graph
 from lstmkit.export.measure import call_module, latency_ms, max_abs_diff, scored_estimator
-from lstmkit.runs import load, read_config
+from lstmkit.runs import read_config
 from lstmkit.train.checkpoint import atomic_write_json
 
 __all__ = ["FORMATS", "TOLERANCE", "export_run"]

@@ -111,7 +111,7 @@ def inspect_run(
         >>> report.index                       # open in a browser
         >>> report.summary["recurrent"][0]["forget"]["layers"][0]["share_high"]
     """
-    from lstmkit.runs import load
+    from lstmkit.estimators.loading import load
 
     if not isinstance(max_units, int) or max_units < 1:
         raise ValueError(f"max_units must be a positive integer, got {max_units!r}")

@@ -92,7 +92,7 @@ def build_app(
         raise ValueError(f"batch_window must be >= 0 seconds, got {batch_window}")
     run_dir = None
     if isinstance(model, str | Path):
-        from lstmkit.runs import load
+        from lstmkit.estimators.loading import load
 
         run_dir, model = Path(model), load(model)
     if getattr(model, "panel_", None) is not None:  # Forecaster.fit(..., id_col=...)

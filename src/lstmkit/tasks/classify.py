@@ -85,6 +85,7 @@ def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool
         "world_size": world,
         **metrics,
         "best_epoch": clf.best_epoch_,
+        "averaged_epochs": clf.averaged_epochs_,
         "clipped_steps": clf.clipped_steps_,
         "train_size": len(train),
         "test_size": len(test),

@@ -117,7 +117,7 @@ def predict_panel_run(run_dir: str | Path, source: str, future: str | None = Non
     """Long-format forecasts of every series of ``source`` (a file or built-in name, read with
     the run's columns) from a panel run; ``future``: a table of the future covariates."""
     from lstmkit.data.series.tables import load_table
-    from lstmkit.runs import load
+    from lstmkit.estimators.loading import load
 
     fc = load(run_dir)
     if not isinstance(fc, PanelForecaster):
@@ -140,7 +140,8 @@ def read_source(source: str | Path):
 def evaluate_panel_run(run_dir: str | Path, source: str | None = None) -> dict:
     """Scores of a panel run on its own test part (the run's data split as at training time),
     or on the last horizon of every series of ``source``."""
-    from lstmkit.runs import load, read_config
+    from lstmkit.estimators.loading import load
+    from lstmkit.runs import read_config
 
     fc = load(run_dir)
     data = read_config(run_dir)["data"]

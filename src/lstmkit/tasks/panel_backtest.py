@@ -167,7 +167,7 @@ def backtest_panel_run(
         ValueError: not a panel run, ``windows`` < 1, or no series long enough for
             ``windows`` origins; nothing is written then.
     """
-    from lstmkit.runs import load
+    from lstmkit.estimators.loading import load
 
     run_dir = Path(run_dir)
     fc = load(run_dir)

@@ -71,6 +71,7 @@ def run_regress(data: dict, options: dict, run_dir: str | Path, *, resume: bool 
         "world_size": world,
         **_evaluate(reg, test, run_dir, data["source"]),
         "best_epoch": reg.best_epoch_,
+        "averaged_epochs": reg.averaged_epochs_,
         "clipped_steps": reg.clipped_steps_,
         "train_size": len(train),
         "test_size": len(test),

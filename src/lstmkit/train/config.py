@@ -29,6 +29,7 @@ class TrainConfig:
     clip_norm: float | None = 1.0  # gradient clipping by global norm; None: no clipping
     val_fraction: float = 0.1  # held out of the training data for validation (at most 0.5)
     patience: int | None = None  # early stopping after this many epochs without improvement
+    swa: float = 0.0  # average the weights of this last fraction of the epochs (0: best epoch's)
     seed: int = 0
     device: str = "cpu"
     precision: str = "fp32"  # bf16: autocast
@@ -69,6 +70,12 @@ class TrainConfig:
             )
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ValueError(f"clip_norm must be positive or None, got {self.clip_norm}")
+        if (
+            isinstance(self.swa, bool)
+            or not isinstance(self.swa, int | float)
+            or not (0.0 <= self.swa <= 1.0)
+        ):
+            raise ValueError(f"swa must be a fraction of the epochs in [0, 1], got {self.swa!r}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be a positive integer or None, got {self.patience}")
 

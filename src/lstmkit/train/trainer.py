@@ -42,6 +42,7 @@ from lstmkit.train.checkpoint import atomic_write_text, load_safe, save_atomic
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.progress import progress_bar
 from lstmkit.train.schedule import LRSchedule
+from lstmkit.train.swa import WeightAverage, refresh_batch_norm, swa_start_epoch
 
 __all__ = ["EpochCallback", "Trainer", "make_optimizer"]
 
@@ -105,6 +106,7 @@ class Trainer:
         self.train_seconds = 0.0
         self.start_epoch = 0
         self.stopped_early = False
+        self.swa = WeightAverage()  # with config.swa: the mean of the last epochs' weights
         self._resume: dict | None = None
 
     # ------------------------------------------------------------------ checkpoints
@@ -128,6 +130,8 @@ class Trainer:
         self.bad_epochs, self.clip_count = ck["bad_epochs"], ck["clip_count"]
         self.train_seconds, self.start_epoch = ck["train_seconds"], ck["epoch"]
         self.stopped_early = ck["stopped_early"]
+        if "swa" in ck:
+            self.swa.load_state_dict(ck["swa"])
         self._resume = ck
 
     def _checkpoint(self, epoch: int, schedule: LRSchedule, rngs: list[Tensor] | None) -> dict:
@@ -146,6 +150,7 @@ class Trainer:
             "clip_count": self.clip_count,
             "train_seconds": self.train_seconds,
             "stopped_early": self.stopped_early,
+            "swa": self.swa.state_dict(),
         }
 
     # ------------------------------------------------------------------ training
@@ -172,6 +177,7 @@ class Trainer:
     ) -> list[dict[str, float]]:
         c = self.config
         step_model = self.model  # what the training steps call: DDP-wrapped in a parallel run
+        whole = train  # every rank's batches (the batch-norm pass of an averaged model)
         if self.world_size > 1:
             if not hasattr(train, "shard"):
                 raise TypeError(f"{type(train).__name__} cannot be split across processes")
@@ -201,9 +207,29 @@ class Trainer:
             row["seconds"] = time.perf_counter() - t0
             self._end_epoch(epoch, row, schedule)
         del step_model  # drops the DDP wrapper (and its gradient hooks) of a parallel run
-        if self.best_state is not None:
+        if self.swa.count:
+            self._load_average(whole, val, autocast)
+        elif self.best_state is not None:
             self.model.load_state_dict(self.best_state)  # best weights restored
         return self.history
+
+    def _load_average(self, train: TensorBatches, val: TensorBatches | None, autocast) -> None:
+        """End of a run with ``swa``: the averaged weights (their batch-norm statistics from a
+        pass over the training data) replace the best epoch's, in model.pt too."""
+        self.model.load_state_dict(self.swa.mean)
+
+        def forward(model: nn.Module, batch: tuple) -> None:
+            with autocast:
+                self.step_loss(model, tuple(None if t is None else t.to(self.device)
+                                            for t in batch))  # fmt: skip
+
+        c = self.config
+        refresh_batch_norm(self.model, train.batches(epoch_generator(c.seed, c.epochs)), forward)
+        self.swa_metrics = self._validate(val, autocast) if val is not None else {}
+        log.info("weights averaged over the last %d epochs%s", self.swa.count,
+                 "".join(f" val_{k}={v:.4g}" for k, v in self.swa_metrics.items()))  # fmt: skip
+        if self.writes:
+            save_atomic(self.model.state_dict(), self.run_dir / "model.pt")
 
     def _validate(self, val: TensorBatches, autocast) -> dict[str, float]:
         """The task's evaluation of the validation split: on rank 0 only in a parallel run,
@@ -279,6 +305,8 @@ class Trainer:
             self.bad_epochs += 1
             if c.patience is not None and self.bad_epochs >= c.patience:
                 self.stopped_early = True
+        if c.swa and epoch + 1 >= swa_start_epoch(c.epochs, c.swa):
+            self.swa.update(self.model)
         self.history.append(row)
         msg = " ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
