@@ -6,6 +6,7 @@ import pytest
 import torch
 from tests.train.toy import toy_data, toy_evaluate, toy_model, toy_step
 
+from lstmkit.models import ClassifierConfig, FeatureConfig, SequenceClassifier
 from lstmkit.train import TensorBatches, TrainConfig, Trainer
 from lstmkit.train.checkpoint import load_safe
 from lstmkit.train.schedule import LRSchedule
@@ -77,7 +78,7 @@ def test_history_and_clip_counts_written(tmp_path):
     c = TrainConfig(epochs=2, batch_size=16, lr=1e-2, clip_norm=1e-3)
     trainer, _ = _fit(c, tmp_path)
     lines = (tmp_path / "history.csv").read_text().splitlines()
-    assert lines[0].startswith("epoch,loss,lr,clipped_fraction,val_loss")
+    assert lines[0].startswith("epoch,loss,lr,clipped_fraction,grad_norm,val_loss")
     assert len(lines) == 3
     assert trainer.clip_count == 10  # every step clipped at such a small norm
     assert all(r["clipped_fraction"] == 1.0 for r in trainer.history)
@@ -149,3 +150,23 @@ def test_checkpoint_is_safe_to_load_and_corrupt_file_is_clear(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot load"):
         load_safe(tmp_path / "checkpoint.pt")
+
+
+@pytest.mark.parametrize("clip", [None, 1e-6])
+def test_grad_norm_is_the_norm_of_the_step_before_clipping(clip):
+    """One step per epoch (a batch of all 80): the logged norm is the global norm of the first
+    step's gradient, computed here by hand; clipping at a tiny norm does not change it."""
+
+    def model():  # no dropout: the step's gradient does not depend on the RNG
+        torch.manual_seed(0)
+        return SequenceClassifier(ClassifierConfig(FeatureConfig(3, 8, 1), 3, 0.0))
+
+    x, y = toy_data()
+    reference = model()
+    loss, _ = toy_step(reference, (x[:80], y[:80]))
+    loss.backward()
+    norm = torch.sqrt(sum((p.grad**2).sum() for p in reference.parameters()))
+    c = TrainConfig(epochs=1, batch_size=80, lr=1e-2, seed=4, clip_norm=clip)
+    trainer, _ = _fit(c, model=model())
+    assert trainer.history[0]["grad_norm"] == pytest.approx(float(norm), rel=1e-5)
+    assert trainer.history[0]["clipped_fraction"] == (0.0 if clip is None else 1.0)

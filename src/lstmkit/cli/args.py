@@ -158,6 +158,12 @@ def add_common_train_args(p: argparse.ArgumentParser, estimator: type) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="RUN_DIR", help="run directory (default runs/<task>-<time>)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    o.add_argument("--log", choices=["tensorboard", "mlflow"],
+                   help="track the run: TensorBoard event files in RUN_DIR/tensorboard, or an "
+                   "MLflow run (extras lstmkit[tensorboard], lstmkit[mlflow])")  # fmt: skip
+    o.add_argument("--mlflow-uri", metavar="URI",
+                   help="--log mlflow: the tracking server or store (default: "
+                   "sqlite:///mlruns/mlflow.db, artifacts in mlruns/artifacts)")  # fmt: skip
 
 
 def train_options(args: argparse.Namespace, estimator: type) -> dict:

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 ERRORS_ENV = "LSTMKIT_DDP_ERRORS"
 
 T = TypeVar("T")
-Work = Callable[[Path], dict]  # work(run_dir) -> metrics ({} on ranks other than 0)
+# work(run_dir, callbacks) -> metrics ({} on ranks other than 0); callbacks: the Trainer's
+Work = Callable[[Path, tuple], dict]
 Report = Callable[[dict, Path], None]  # report(metrics, run_dir): prints the result (rank 0)
 
 
@@ -100,7 +101,9 @@ def train_task(
     return run_training(
         args,
         task,
-        lambda run_dir: run_task(data, options, run_dir, progress=True),
+        lambda run_dir, callbacks: run_task(
+            data, options, run_dir, progress=True, callbacks=callbacks
+        ),
         report,
         device=options.get("device", "cpu"),
         nproc=args.nproc or 1,
@@ -109,29 +112,65 @@ def train_task(
 
 def resume_work(run_task: Callable[..., dict], config: dict) -> Work:
     """``lstmkit resume``'s work: ``run_task`` continued from the run's checkpoint."""
-    return lambda run_dir: run_task(
-        config["data"], config["options"], run_dir, resume=True, progress=True
-    )
+    return lambda run_dir, callbacks: run_task(
+        config["data"], config["options"], run_dir, resume=True, progress=True,
+        callbacks=callbacks,
+    )  # fmt: skip
 
 
 def _train_here(
     args: argparse.Namespace, task: str, work: Work, report: Report, resume_dir: Path | None
 ) -> int:
-    from lstmkit.runs import prepare_run_dir, run_or_clean_up
+    from lstmkit.runs import prepare_run_dir, read_config, run_or_clean_up
     from lstmkit.train import distributed
 
     if resume_dir is not None:
+        tracking = read_config(resume_dir).get("tracking")
+    else:
+        log = getattr(args, "log", None)
+        tracking = None if log is None else {"log": log, "mlflow_uri": args.mlflow_uri}
+    if tracking is not None:
+        from lstmkit.tracking import check_tracker
+
+        check_tracker(tracking["log"])  # a missing extra: an error before anything is written
+    tracked = _tracked(work, task, tracking, distributed.is_main())
+    if resume_dir is not None:
         run_dir = resume_dir
-        metrics = _resumable(run_dir, lambda: work(run_dir))
+        metrics = _resumable(run_dir, lambda: tracked(run_dir))
     else:
         run_dir = distributed.on_main(lambda: prepare_run_dir(args.out, task, args.overwrite))
         if distributed.is_main():  # only rank 0 may remove a half-made run directory
-            metrics = _resumable(run_dir, lambda: run_or_clean_up(run_dir, lambda: work(run_dir)))
+            metrics = _resumable(
+                run_dir, lambda: run_or_clean_up(run_dir, lambda: tracked(run_dir))
+            )
         else:
-            metrics = work(run_dir)
+            metrics = tracked(run_dir)
     if distributed.is_main():
         report(metrics, run_dir)
     return 0
+
+
+def _tracked(work: Work, task: str, tracking: dict | None, main: bool) -> Callable[[Path], dict]:
+    """``work`` with the run's experiment tracker (``--log``) as its callback, finished with the
+    test metrics, or closed as failed when the work raises."""
+    if tracking is None or not main:
+        return lambda run_dir: work(run_dir, ())
+
+    def run(run_dir: Path) -> dict:
+        from lstmkit.tracking import Tracker, make_backend
+
+        backend = make_backend(tracking["log"], run_dir, task, tracking,
+                               tracking.get("mlflow_uri"))  # fmt: skip
+        tracker = Tracker(backend, run_dir)
+        try:
+            metrics = work(run_dir, (tracker,))
+        except BaseException as e:
+            tracker.close(failed=not isinstance(e, KeyboardInterrupt))
+            raise
+        tracker.finish(metrics)
+        return metrics
+
+    return run
 
 
 # ---------------------------------------------------------------------- the launcher

@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(message)s" if not args.verbose else "%(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    for noisy in ("matplotlib", "mlflow", "alembic"):  # --log mlflow's store set-up lines
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     keep_freed_memory()  # no page faults for every step's big buffers (lstmkit.memory)
     try:
         return int(args.func(args) or 0)

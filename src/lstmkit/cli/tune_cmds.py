@@ -112,6 +112,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if (getattr(args, "nproc", None) or 1) > 1:
         raise ValueError("lstmkit tune runs its trials in this one process; --nproc is for "
                          "lstmkit train (train the best flags with --nproc N)")  # fmt: skip
+    if getattr(args, "log", None):
+        raise ValueError("lstmkit tune writes its trials to study.csv; --log tracks one "
+                         "lstmkit train run (train the best flags with --log)")  # fmt: skip
     quiet = [] if args.verbose else [logging.getLogger(name) for name in _QUIET]
     levels = [lg.level for lg in quiet]
     for lg in quiet:

@@ -59,7 +59,7 @@ class EpochLines:
         self.epochs = epochs
 
     def __call__(self, epoch: int, record: dict[str, float]) -> None:
-        skip = {"epoch", "seconds", "lr", "clipped_fraction"}
+        skip = {"epoch", "seconds", "lr", "clipped_fraction", "grad_norm"}
         parts = [f"epoch {epoch}/{self.epochs}"]
         parts += [f"{k} {v:.4g}" for k, v in record.items() if k not in skip and _number(v)]
         parts.append(f"{record.get('seconds', 0.0):.1f} s")

@@ -8,9 +8,11 @@ uninterrupted run: the shuffling of each epoch depends only on (seed, epoch).
 
 ``callbacks``: functions ``on_epoch_end(epoch, record)`` called after every epoch, once its
 checkpoint is written (``epoch`` counts from 1; ``record`` is a copy of the epoch's history row:
-``loss``, ``val_loss``, ...). An exception raised by a callback (``optuna.TrialPruned``, for
-example) stops the training and propagates out of ``fit``; the run directory then holds the
-checkpoint of that epoch.
+``loss``, ``val_loss``, ``lr``, ``grad_norm`` (the mean global gradient norm of the epoch's
+steps, before clipping), ...); a callback object with an ``on_fit_start(trainer, train, val)``
+method has it called once before the first epoch (experiment trackers read the model there).
+An exception raised by a callback (``optuna.TrialPruned``, for example) stops the training and
+propagates out of ``fit``; the run directory then holds the checkpoint of that epoch.
 
 Data-parallel runs (``lstmkit.train.distributed``: a process group is joined): each process
 trains on its shard of every epoch's order through DistributedDataParallel, so ``batch_size`` is
@@ -196,6 +198,10 @@ class Trainer:
             if c.precision == "bf16"
             else nullcontext()
         )
+        for callback in self.callbacks:  # e.g. a tracker that reads the model and the data
+            start = getattr(callback, "on_fit_start", None)
+            if start is not None:
+                start(self, whole, val)
         for epoch in range(self.start_epoch, c.epochs):
             if self.stopped_early:
                 break
@@ -247,7 +253,7 @@ class Trainer:
     ) -> dict:
         c = self.config
         self.model.train()
-        total, count, clipped, steps = 0.0, 0, 0, 0
+        total, count, clipped, steps, norms = 0.0, 0, 0, 0, 0.0
         batches = train.batches(epoch_generator(c.seed, epoch))
         bar = None
         if self.progress and self.rank == 0:  # where someone watches: a terminal, a notebook
@@ -264,9 +270,13 @@ class Trainer:
             objective = loss + self._l1() if c.l1 else loss
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
-            if c.clip_norm is not None:
+            if c.clip_norm is not None:  # the norm before clipping
                 norm = nn.utils.clip_grad_norm_(self.model.parameters(), c.clip_norm)
                 clipped += int(norm > c.clip_norm)
+            else:
+                grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+                norm = nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+            norms += float(norm)
             self.optimizer.step()
             total += float(loss.detach()) * n
             count += n
@@ -279,7 +289,8 @@ class Trainer:
         if self.world_size > 1:
             total, count = distributed.all_reduce_sums([total, count])  # the whole epoch's mean
         return {"epoch": epoch + 1, "loss": total / max(count, 1), "lr": lr,
-                "clipped_fraction": clipped / max(steps, 1)}  # fmt: skip
+                "clipped_fraction": clipped / max(steps, 1),
+                "grad_norm": norms / max(steps, 1)}  # fmt: skip
 
     def _l1(self) -> Tensor:
         weights = [
