@@ -159,10 +159,18 @@ def tiny_runs(tmp_path_factory) -> SimpleNamespace:
         classify = root / "classify"
         run_classify(
             {"source": "digits"},
-            {"hidden": 16, "layers": 1, "epochs": 3, "batch_size": 64, "conv_channels": 0,
-             "lr": 0.01, "random_state": 0},
+            {
+                "arch": "encoder",
+                "hidden": 16,
+                "layers": 1,
+                "epochs": 3,
+                "batch_size": 64,
+                "conv_channels": 0,
+                "lr": 0.01,
+                "random_state": 0,
+            },
             classify,
-        )  # fmt: skip
+        )
         forecast = root / "forecast"
         run_forecast(
             {"source": "airline"},

@@ -21,6 +21,8 @@ FAST = [
     "32",
     "--lr",
     "0.01",
+    "--arch",
+    "encoder",
     "--conv-channels",
     "0",
 ]
@@ -59,7 +61,9 @@ def npz(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(npz, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "run"
-    r = cli("train", "classify", "--data", npz, "--epochs", 10, "--out", out, *FAST)
+    r = cli(
+        "train", "classify", "--arch", "encoder", "--data", npz, "--epochs", 10, "--out", out, *FAST
+    )
     assert r.returncode == 0, r.stderr
     return out
 
@@ -104,7 +108,19 @@ def test_same_seed_same_metrics(npz, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):
         assert (
-            cli("train", "classify", "--data", npz, "--epochs", 2, "--out", out, *FAST).returncode
+            cli(
+                "train",
+                "classify",
+                "--arch",
+                "encoder",
+                "--data",
+                npz,
+                "--epochs",
+                2,
+                "--out",
+                out,
+                *FAST,
+            ).returncode
             == 0
         )
     ma = json.loads((a / "metrics.json").read_text())
@@ -118,9 +134,20 @@ def test_same_seed_same_metrics(npz, tmp_path):
 def test_kill_9_then_resume_matches_uninterrupted(npz, tmp_path):
     args = ["--data", npz, "--epochs", 6, *FAST]
     full = tmp_path / "full"
-    assert cli("train", "classify", *args, "--out", full).returncode == 0
+    assert cli("train", "classify", "--arch", "encoder", *args, "--out", full).returncode == 0
     cut = tmp_path / "cut"
-    cmd = [sys.executable, "-m", "lstmkit", "train", "classify", *map(str, args), "--out", str(cut)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstmkit",
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        *map(str, args),
+        "--out",
+        str(cut),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     history = cut / "history.csv"
@@ -146,7 +173,9 @@ def test_existing_out_is_left_untouched(npz, tmp_path):
     out = tmp_path / "keep"
     out.mkdir()
     (out / "precious.txt").write_text("mine")
-    r = cli("train", "classify", "--data", npz, "--epochs", 1, "--out", out, *FAST)
+    r = cli(
+        "train", "classify", "--arch", "encoder", "--data", npz, "--epochs", 1, "--out", out, *FAST
+    )
     _assert_user_error(r, 1, "--overwrite")
     assert (out / "precious.txt").read_text() == "mine"
 
@@ -154,11 +183,23 @@ def test_existing_out_is_left_untouched(npz, tmp_path):
 @pytest.mark.parametrize(
     "args, code, needle",
     [
-        (["train", "classify", "--data", "missing.npz"], 1, "missing.npz"),
-        (["train", "classify", "--data", "nosuchset"], 1, "nosuchset"),
-        (["train", "classify", "--data", "x.npz", "--epochs", "0"], 2, "positive integer"),
-        (["train", "classify", "--data", "x.npz", "--dropout", "1.5"], 2, "[0, 1)"),
-        (["train", "classify", "--data", "x.npz", "--cell", "rnn"], 2, "invalid choice"),
+        (["train", "classify", "--arch", "encoder", "--data", "missing.npz"], 1, "missing.npz"),
+        (["train", "classify", "--arch", "encoder", "--data", "nosuchset"], 1, "nosuchset"),
+        (
+            ["train", "classify", "--arch", "encoder", "--data", "x.npz", "--epochs", "0"],
+            2,
+            "positive integer",
+        ),
+        (
+            ["train", "classify", "--arch", "encoder", "--data", "x.npz", "--dropout", "1.5"],
+            2,
+            "[0, 1)",
+        ),
+        (
+            ["train", "classify", "--arch", "encoder", "--data", "x.npz", "--cell", "rnn"],
+            2,
+            "invalid choice",
+        ),
         (["evaluate", "no/such/run"], 1, "does not exist"),
         (["resume", "no/such/run"], 1, "does not exist"),
     ],
@@ -173,7 +214,9 @@ def test_bad_files(tmp_path, cli_main):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"garbage")
     _assert_user_error(
-        cli("train", "classify", "--data", bad, "--out", tmp_path / "o"), 1, "bad.npz"
+        cli("train", "classify", "--arch", "encoder", "--data", bad, "--out", tmp_path / "o"),
+        1,
+        "bad.npz",
     )  # one in a real process, the rest in this one
 
     def run(*args):
@@ -182,11 +225,29 @@ def test_bad_files(tmp_path, cli_main):
 
     X = np.random.default_rng(0).random((10, 5, 2)).astype(np.float32)
     np.savez(tmp_path / "short_y.npz", X=X, y=np.arange(7) % 2)
-    r = run("train", "classify", "--data", tmp_path / "short_y.npz", "--out", tmp_path / "o2")
+    r = run(
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        "--data",
+        tmp_path / "short_y.npz",
+        "--out",
+        tmp_path / "o2",
+    )
     _assert_user_error(r, 1, "10")
     X[0, 0, 0] = np.nan
     np.savez(tmp_path / "nan.npz", X=X, y=np.arange(10) % 2)
-    r = run("train", "classify", "--data", tmp_path / "nan.npz", "--out", tmp_path / "o3")
+    r = run(
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        "--data",
+        tmp_path / "nan.npz",
+        "--out",
+        tmp_path / "o3",
+    )
     _assert_user_error(r, 1, "NaN")
     assert not (tmp_path / "o").exists() and not (tmp_path / "o2").exists()
 
@@ -231,8 +292,21 @@ def test_bf16_precision_trains_on_cpu(npz, tmp_path, cli_main, monkeypatch):
     monkeypatch.setattr(LSTM, "forward", spy)
     out = tmp_path / "bf16"
     args = [a if a != "0" else "8" for a in FAST]  # a Conv1d front end that autocast runs in bf16
-    code, _, err = cli_main("train", "classify", "--data", npz, "--epochs", 10, "--precision",
-                            "bf16", "--out", out, *args)  # fmt: skip
+    code, _, err = cli_main(
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        "--data",
+        npz,
+        "--epochs",
+        10,
+        "--precision",
+        "bf16",
+        "--out",
+        out,
+        *args,
+    )
     assert code == 0, err
     training = [c[1:] for c in calls if c[0]]
     assert len(training) >= 10  # 10 epochs of at least one step
@@ -266,12 +340,24 @@ def test_bad_idx_and_ucr_files_are_one_line_errors(tmp_path, cli_main):
     """In this process for the many files (the CLI's own error path), then one in a real one."""
     for i, (name, needle) in enumerate(_write_bad_inputs(tmp_path)):
         out = tmp_path / f"out{i}"
-        code, _, err = cli_main("train", "classify", "--data", tmp_path / name, "--out", out,
-                                *FAST)  # fmt: skip
+        code, _, err = cli_main(
+            "train", "classify", "--arch", "encoder", "--data", tmp_path / name, "--out", out, *FAST
+        )
         _assert_user_error(SimpleNamespace(returncode=code, stderr=err), 1, needle)
         assert not out.exists(), name  # nothing half-made is left behind
-    r = cli("train", "classify", "--data", "digits", "--test-data", tmp_path / "ragged.tsv",
-            "--out", tmp_path / "o", *FAST)  # fmt: skip
+    r = cli(
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        "--data",
+        "digits",
+        "--test-data",
+        tmp_path / "ragged.tsv",
+        "--out",
+        tmp_path / "o",
+        *FAST,
+    )
     _assert_user_error(r, 1, "channels")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == []
 
@@ -280,8 +366,20 @@ def test_relative_data_path_works_from_another_directory(npz, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     (work / "toy.npz").write_bytes(npz.read_bytes())
-    r = cli("train", "classify", "--data", "toy.npz", "--epochs", 1, "--out", "run", *FAST,
-            cwd=work)  # fmt: skip
+    r = cli(
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        "--data",
+        "toy.npz",
+        "--epochs",
+        1,
+        "--out",
+        "run",
+        *FAST,
+        cwd=work,
+    )
     assert r.returncode == 0, r.stderr
     config = json.loads((work / "run" / "config.json").read_text())
     assert config["data"]["source"] == str(work / "toy.npz")  # stored absolute

@@ -16,8 +16,26 @@ import torch
 
 # digits (8 rows x 8 pixels, 10 classes): 20 epochs bring one and two processes to the same
 # accuracy (0.944 both, measured) in a few seconds each.
-DIGITS = ["--data", "digits", "--hidden", "32", "--layers", "1", "--batch-size", "32",
-          "--lr", "0.01", "--conv-channels", "0", "--epochs", "20", "--seed", "0"]  # fmt: skip
+DIGITS = [
+    "--data",
+    "digits",
+    "--hidden",
+    "32",
+    "--layers",
+    "1",
+    "--batch-size",
+    "32",
+    "--lr",
+    "0.01",
+    "--arch",
+    "encoder",
+    "--conv-channels",
+    "0",
+    "--epochs",
+    "20",
+    "--seed",
+    "0",
+]
 RUN_FILES = {"checkpoint.pt", "config.json", "confusion.png", "history.csv", "loss.png",
              "metrics.json", "model.pt", "report.json"}  # fmt: skip
 ENV = os.environ | {"OMP_NUM_THREADS": "1"}  # one thread per process on a shared 2-core machine
@@ -47,7 +65,17 @@ def runs(tmp_path_factory):
     out = {}
     for nproc in (1, 2):
         t0 = time.perf_counter()
-        r = cli("train", "classify", *DIGITS, "--out", root / f"p{nproc}", "--nproc", nproc)
+        r = cli(
+            "train",
+            "classify",
+            "--arch",
+            "encoder",
+            *DIGITS,
+            "--out",
+            root / f"p{nproc}",
+            "--nproc",
+            nproc,
+        )
         assert r.returncode == 0, r.stderr
         out[nproc] = (root / f"p{nproc}", r, time.perf_counter() - t0)
     return out
@@ -95,8 +123,20 @@ def _workers(parent: int) -> dict[int, int]:
 
 def test_a_killed_process_fails_the_run_in_one_line_and_resume_finishes_it_exactly(runs, tmp_path):
     cut = tmp_path / "cut"
-    cmd = [sys.executable, "-m", "lstmkit", "train", "classify", *DIGITS, "--out", str(cut),
-           "--nproc", "2"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstmkit",
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        *DIGITS,
+        "--out",
+        str(cut),
+        "--nproc",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=ENV)  # fmt: skip
     history, deadline = cut / "history.csv", time.time() + 180
@@ -124,7 +164,17 @@ def test_a_killed_process_fails_the_run_in_one_line_and_resume_finishes_it_exact
 def test_torchrun_runs_lstmkit_directly(tmp_path):
     out = tmp_path / "direct"
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    args = ["train", "classify", *DIGITS[:-4], "--epochs", "2", "--out", str(out)]
+    args = [
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        *DIGITS[:-4],
+        "--epochs",
+        "2",
+        "--out",
+        str(out),
+    ]
     cmd = [*launcher, "-m", "lstmkit", *args]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV)
     assert r.returncode == 0, r.stderr
@@ -133,9 +183,24 @@ def test_torchrun_runs_lstmkit_directly(tmp_path):
 
 
 def test_mistakes_are_one_line(tmp_path):
-    _one_error_line(cli("train", "classify", *DIGITS, "--nproc", "0"), 2, "positive integer")
+    _one_error_line(
+        cli("train", "classify", "--arch", "encoder", *DIGITS, "--nproc", "0"),
+        2,
+        "positive integer",
+    )
     out = tmp_path / "never"
-    r = cli("train", "classify", "--data", tmp_path / "missing.npz", "--out", out, "--nproc", 2)
+    r = cli(
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        "--data",
+        tmp_path / "missing.npz",
+        "--out",
+        out,
+        "--nproc",
+        2,
+    )
     _one_error_line(r, 1, "missing.npz")
     assert not out.exists()  # nothing half-made stays
     r = cli("tune", "classify", "--data", "digits", "--trials", 1, "--nproc", 2)

@@ -13,9 +13,24 @@ DTW_1NN = 0.907  # 1-NN DTW test accuracy on GunPoint (UCR archive's published b
 
 def test_defaults_beat_1nn_dtw_on_gunpoint(tmp_path):
     out = tmp_path / "gp"
-    r = subprocess.run([sys.executable, "-m", "lstmkit", "train", "classify", "--data",
-                        "ucr:GunPoint", "--out", str(out)], capture_output=True, text=True,
-                       timeout=600)  # fmt: skip
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lstmkit",
+            "train",
+            "classify",
+            "--arch",
+            "encoder",
+            "--data",
+            "ucr:GunPoint",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["train_size"] == 50 and m["test_size"] == 150

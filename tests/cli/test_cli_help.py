@@ -100,9 +100,27 @@ def test_output_into_a_missing_folder_fails_and_writes_nothing(tiny_runs, tmp_pa
 
 def test_ctrl_c_after_a_checkpoint_says_how_to_resume(tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "lstmkit", "train", "classify", "--data", "digits",
-           "--epochs", "200", "--hidden", "8", "--layers", "1", "--conv-channels", "0",
-           "--out", str(out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstmkit",
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        "--data",
+        "digits",
+        "--epochs",
+        "200",
+        "--hidden",
+        "8",
+        "--layers",
+        "1",
+        "--conv-channels",
+        "0",
+        "--out",
+        str(out),
+    ]
 
     # a process inherits an ignored SIGINT (earlier tests' torchrun launchers leave pytest's
     # SIGINT ignored): start the run as a terminal would, with Ctrl-C at its default

@@ -14,7 +14,15 @@ from lstmkit import Classifier
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-FAST = {"hidden": 8, "layers": 1, "epochs": 3, "batch_size": 32, "lr": 0.01, "conv_channels": 0}
+FAST = {
+    "arch": "encoder",
+    "hidden": 8,
+    "layers": 1,
+    "epochs": 3,
+    "batch_size": 32,
+    "lr": 0.01,
+    "conv_channels": 0,
+}
 
 
 def _toy(n=160, L=10, C=2, seed=0):
@@ -76,9 +84,28 @@ def test_bad_options(options, match):
 
 def test_cli_ensemble_run_predict_export_and_a_missing_member(tmp_path, cli_main):
     run = tmp_path / "run"
-    code, _, err = cli_main("train", "classify", "--data", "digits", "--ensemble", "2",
-                            "--label-smoothing", "0.1", "--hidden", "8", "--layers", "1",
-                            "--epochs", "2", "--conv-channels", "0", "--out", run)  # fmt: skip
+    code, _, err = cli_main(
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        "--data",
+        "digits",
+        "--ensemble",
+        "2",
+        "--label-smoothing",
+        "0.1",
+        "--hidden",
+        "8",
+        "--layers",
+        "1",
+        "--epochs",
+        "2",
+        "--conv-channels",
+        "0",
+        "--out",
+        run,
+    )
     assert code == 0, err
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["ensemble"] == 2 and config["options"]["label_smoothing"] == 0.1

@@ -6,7 +6,15 @@ import pytest
 import lstmkit
 from lstmkit import Classifier
 
-FAST = {"hidden": 16, "layers": 1, "epochs": 6, "batch_size": 32, "lr": 0.01, "conv_channels": 0}
+FAST = {
+    "arch": "encoder",
+    "hidden": 16,
+    "layers": 1,
+    "epochs": 6,
+    "batch_size": 32,
+    "lr": 0.01,
+    "conv_channels": 0,
+}
 
 
 def _toy(n=200, L=10, C=2, seed=0, variable=False):
@@ -70,14 +78,14 @@ def test_standardisation_uses_training_statistics_only():
 
 def test_unknown_option_is_a_type_error():
     with pytest.raises(TypeError, match="hiddn"):
-        Classifier(hiddn=3)
+        Classifier(arch="encoder", hiddn=3)
 
 
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: Classifier(pool="sum").fit(*_toy()[:2]), "pool must be one of"),
-        (lambda: Classifier().predict(np.zeros((2, 3, 2))), "not fitted"),
+        (lambda: Classifier(arch="encoder", pool="sum").fit(*_toy()[:2]), "pool must be one of"),
+        (lambda: Classifier(arch="encoder").predict(np.zeros((2, 3, 2))), "not fitted"),
         (
             lambda: Classifier(**FAST).fit(np.zeros((4, 3, 2)), np.zeros(3)),
             r"y must have shape \(4,\)",
@@ -100,9 +108,9 @@ def test_channel_mismatch_at_predict():
 
 def test_default_front_end_halves_the_steps():
     X, y, lengths = _toy(variable=True)
-    clf = Classifier(**{**FAST, "conv_channels": 8, "conv_stride": 2, "epochs": 1}).fit(
-        X, y, lengths
-    )
+    clf = Classifier(
+        **{"arch": "encoder", **FAST, "conv_channels": 8, "conv_stride": 2, "epochs": 1}
+    ).fit(X, y, lengths)
     local = clf.extract(X, lengths, pool="none")
     assert local.shape == (200, 5, 16)  # ceil(10 / 2) steps
     for i, k in enumerate(lengths):  # zero past each shortened length
@@ -110,16 +118,24 @@ def test_default_front_end_halves_the_steps():
 
 
 def test_small_data_gets_min_steps_when_epochs_unset():
-    assert Classifier(batch_size=32).epochs_for(50) == 150  # 2 steps per epoch -> 150 epochs
-    assert Classifier(batch_size=32).epochs_for(100_000) == 8  # big data: the default epochs
-    assert Classifier(batch_size=32, min_steps=0).epochs_for(50) == 8
-    assert Classifier(batch_size=32, epochs=3).epochs_for(50) == 3  # the user's epochs are kept
+    assert (
+        Classifier(arch="encoder", batch_size=32).epochs_for(50) == 150
+    )  # 2 steps per epoch -> 150 epochs
+    assert (
+        Classifier(arch="encoder", batch_size=32).epochs_for(100_000) == 8
+    )  # big data: the default epochs
+    assert Classifier(arch="encoder", batch_size=32, min_steps=0).epochs_for(50) == 8
+    assert (
+        Classifier(arch="encoder", batch_size=32, epochs=3).epochs_for(50) == 3
+    )  # the user's epochs are kept
     X, y, _ = _toy(n=40)
     opts = {k: v for k, v in FAST.items() if k != "epochs"} | {"min_steps": 6}
     clf = Classifier(**opts).fit(X, y)  # 36 training rows, batch 32: 2 steps per epoch
     assert clf.train_config_.epochs == 8 and len(clf.history_) == 8  # max(default 8, 3)
     clf = Classifier(**opts | {"min_steps": 40}).fit(X, y)
     assert clf.train_config_.epochs == 20 and len(clf.history_) == 20
-    bad = Classifier(min_steps=-1)  # scikit-learn's rule: __init__ stores, fit validates
+    bad = Classifier(
+        arch="encoder", min_steps=-1
+    )  # scikit-learn's rule: __init__ stores, fit validates
     with pytest.raises(ValueError, match="min_steps must be a non-negative integer"):
         bad.fit(X, y)

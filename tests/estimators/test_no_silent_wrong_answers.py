@@ -15,7 +15,15 @@ import lstmkit
 from lstmkit import Classifier, Forecaster
 from lstmkit.estimators._inputs import DriftWarning
 
-FAST = {"hidden": 12, "layers": 1, "conv_channels": 0, "epochs": 4, "lr": 0.02, "batch_size": 64}
+FAST = {
+    "arch": "encoder",
+    "hidden": 12,
+    "layers": 1,
+    "conv_channels": 0,
+    "epochs": 4,
+    "lr": 0.02,
+    "batch_size": 64,
+}
 
 
 def _problem(n=160, L=8, seed=0, labels=None):
@@ -33,8 +41,26 @@ def digits_run(tmp_path_factory):
     from lstmkit.cli.main import main
 
     out = tmp_path_factory.mktemp("runs") / "digits"
-    args = ["train", "classify", "--data", "digits", "--epochs", "3", "--hidden", "32",
-            "--layers", "1", "--conv-channels", "0", "--lr", "0.01", "--out", str(out)]  # fmt: skip
+    args = [
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        "--data",
+        "digits",
+        "--epochs",
+        "3",
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--conv-channels",
+        "0",
+        "--lr",
+        "0.01",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     return out
 

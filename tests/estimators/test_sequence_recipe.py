@@ -63,9 +63,28 @@ def test_bad_recipe_options_are_refused_before_any_data(cls, options, match):
 
 def test_cli_flags_reach_the_run(tmp_path, cli_main):
     run = tmp_path / "run"
-    code, _, err = cli_main("train", "classify", "--data", "digits", "--augment", "slice",
-                            "--swa", "0.5", "--hidden", "8", "--layers", "1", "--epochs", "2",
-                            "--conv-channels", "0", "--out", run)  # fmt: skip
+    code, _, err = cli_main(
+        "train",
+        "classify",
+        "--arch",
+        "encoder",
+        "--data",
+        "digits",
+        "--augment",
+        "slice",
+        "--swa",
+        "0.5",
+        "--hidden",
+        "8",
+        "--layers",
+        "1",
+        "--epochs",
+        "2",
+        "--conv-channels",
+        "0",
+        "--out",
+        run,
+    )
     assert code == 0, err
     config = json.loads((run / "config.json").read_text())
     assert config["options"]["augment"] == "slice" and config["train"]["swa"] == 0.5

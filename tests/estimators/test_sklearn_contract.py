@@ -17,8 +17,15 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from lstmkit import Classifier, Forecaster, TextGenerator
 
 # Small and quick, still accurate on scikit-learn's check data (blobs, iris-like sets).
-SMALL = {"hidden": 16, "layers": 1, "conv_channels": 0, "min_steps": 60, "lr": 0.02,
-         "batch_size": 64}  # fmt: skip
+SMALL = {
+    "arch": "encoder",
+    "hidden": 16,
+    "layers": 1,
+    "conv_channels": 0,
+    "min_steps": 60,
+    "lr": 0.02,
+    "batch_size": 64,
+}
 
 # Checks that assume tabular data, and why they do not apply to a sequence model. X (N, L) is
 # read as N sequences of L steps with one channel: ``n_features_in_`` is the number of channels

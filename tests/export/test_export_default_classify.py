@@ -49,7 +49,18 @@ def test_default_classify_run_exports_to_onnx_quietly(tmp_path, capfd, caplog):
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        train = ["train", "classify", "--data", "digits", "--epochs", "1", "--out", str(run)]
+        train = [
+            "train",
+            "classify",
+            "--arch",
+            "encoder",
+            "--data",
+            "digits",
+            "--epochs",
+            "1",
+            "--out",
+            str(run),
+        ]
         assert main(train) == 0
         capfd.readouterr()  # the training's own report
         caplog.clear()
@@ -96,8 +107,17 @@ def test_one_layer_lstm_behind_a_strided_front_end_keeps_the_native_op(tmp_path)
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(32, 10, 3)).astype(np.float32)
-    clf = Classifier(hidden=6, layers=1, cell="lstm", conv_channels=4, conv_stride=2, epochs=1,
-                     batch_size=16, val_fraction=0.0).fit(X, rng.integers(0, 3, 32))  # fmt: skip
+    clf = Classifier(
+        arch="encoder",
+        hidden=6,
+        layers=1,
+        cell="lstm",
+        conv_channels=4,
+        conv_stride=2,
+        epochs=1,
+        batch_size=16,
+        val_fraction=0.0,
+    ).fit(X, rng.integers(0, 3, 32))
     ins, outs = graph_io("classify")
     path = tmp_path / "m.onnx"
     to_onnx(build_graph(clf), [torch.randn(2, 10, 3)], ins, outs, path)

@@ -21,8 +21,16 @@ def _fit(**options) -> Classifier:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(48, 10, 3)).astype(np.float32) * 2 + 1
     y = rng.integers(0, 3, 48)
-    base = {"hidden": 6, "layers": 2, "epochs": 1, "batch_size": 16, "conv_channels": 0,
-            "val_fraction": 0.0, "random_state": 0}  # fmt: skip
+    base = {
+        "arch": "encoder",
+        "hidden": 6,
+        "layers": 2,
+        "epochs": 1,
+        "batch_size": 16,
+        "conv_channels": 0,
+        "val_fraction": 0.0,
+        "random_state": 0,
+    }
     return Classifier(**(base | options)).fit(X, y)
 
 
@@ -72,7 +80,10 @@ CASES = [
     ({"cell": "gru", "pool": "mean"}, "auto"),  # ONNX's GRU op
     ({"cell": "peephole", "bidirectional": True}, "auto"),  # Scan loop
     ({"cell": "coupled", "pool": "max"}, "auto"),
-    ({"cell": "gru", "conv_channels": 4, "conv_stride": 2}, "scan"),  # strided front end
+    (
+        {"arch": "encoder", "cell": "gru", "conv_channels": 4, "conv_stride": 2},
+        "scan",
+    ),  # strided front end
     ({"cell": "layernorm", "layers": 1}, "unroll"),  # one length only
 ]
 

@@ -195,8 +195,18 @@ def test_stacked_bidirectional_strided_run_with_padding(tmp_path):
     y = rng.integers(0, 2, 40)
     lengths = rng.integers(5, 11, 40)
     lengths[0] = 7
-    clf = Classifier(hidden=4, layers=2, bidirectional=True, cell="peephole", conv_channels=3,
-                     conv_stride=2, epochs=1, min_steps=0, batch_size=20)  # fmt: skip
+    clf = Classifier(
+        arch="encoder",
+        hidden=4,
+        layers=2,
+        bidirectional=True,
+        cell="peephole",
+        conv_channels=3,
+        conv_stride=2,
+        epochs=1,
+        min_steps=0,
+        batch_size=20,
+    )
     run = clf.fit(X, y, lengths).save(tmp_path / "run")
     report = inspect_run(run, X, tmp_path / "out", labels=y, lengths=lengths, samples=[0])
     summary = _check_report_folder(report.out_dir)

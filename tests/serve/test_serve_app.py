@@ -87,7 +87,9 @@ def test_two_dimensional_inputs_for_a_one_channel_model():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 6)).astype(np.float32)  # (N, L): one channel per step
     y = (X.mean(1) > 0).astype(int)
-    one = lstmkit.Classifier(hidden=4, layers=1, epochs=1, conv_channels=0, cell="lstm")
+    one = lstmkit.Classifier(
+        arch="encoder", hidden=4, layers=1, epochs=1, conv_channels=0, cell="lstm"
+    )
     one.fit(X, y)
     with TestClient(build_app(one)) as c:
         r = c.post("/predict", json={"inputs": X[:4].tolist(), "lengths": [6, 2, 3, 6]})
@@ -144,7 +146,7 @@ def test_build_app_refuses_what_it_cannot_serve(tmp_path):
     with pytest.raises(ValueError, match="cannot serve"):
         build_app(object())
     with pytest.raises(ValueError, match="not fitted"):
-        build_app(lstmkit.Classifier())
+        build_app(lstmkit.Classifier(arch="encoder"))
     with pytest.raises(ValueError, match="max_body_bytes"):
         build_app(tmp_path, max_body_bytes=0)
     with pytest.raises(ValueError, match="batch_window"):

@@ -17,7 +17,7 @@ from lstmkit.nn.recording import recording
 from lstmkit.tracking.tracker import gate_scalars
 
 FAST = ["--data", "digits", "--hidden", "8", "--layers", "1", "--epochs", "3",
-        "--conv-channels", "0"]  # fmt: skip
+        "--arch", "encoder", "--conv-channels", "0"]  # fmt: skip
 
 
 def _history(run):

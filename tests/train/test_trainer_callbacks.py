@@ -90,7 +90,7 @@ def test_estimators_pass_callbacks_through(tmp_path):
     X = rng.normal(size=(40, 6, 2)).astype(np.float32)
     y = (X[:, :, 0].sum(1) > 0).astype(int)
     epochs = []
-    Classifier(hidden=4, layers=1, conv_channels=0, epochs=2, batch_size=16).fit(
+    Classifier(arch="encoder", hidden=4, layers=1, conv_channels=0, epochs=2, batch_size=16).fit(
         X, y, callbacks=[lambda e, r: epochs.append((e, "val_loss" in r))]
     )
     assert epochs == [(1, True), (2, True)]

@@ -45,8 +45,24 @@ def _check_outputs(out, trials: int) -> dict:
 
 def test_tune_classify_cli_keeps_a_normal_best_run(npz, tmp_path, capsys):
     out = tmp_path / "search"
-    argv = ["tune", "classify", "--data", str(npz), "--trials", "4", "--epochs", "3",
-            "--hidden", "8", "--conv-channels", "0", "--out", str(out)]  # fmt: skip
+    argv = [
+        "tune",
+        "classify",
+        "--data",
+        str(npz),
+        "--trials",
+        "4",
+        "--epochs",
+        "3",
+        "--hidden",
+        "8",
+        "--arch",
+        "encoder",
+        "--conv-channels",
+        "0",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     best = _check_outputs(out, 4)
@@ -153,7 +169,7 @@ def test_cli_refusals_leave_files_alone(npz, tmp_path, capsys):
 def test_cli_continue_adds_trials(npz, tmp_path, capsys):
     out = tmp_path / "search"
     base = ["tune", "classify", "--data", str(npz), "--epochs", "1", "--hidden", "4",
-            "--conv-channels", "0", "--out", str(out)]  # fmt: skip
+            "--arch", "encoder", "--conv-channels", "0", "--out", str(out)]  # fmt: skip
     assert main([*base, "--trials", "2"]) == 0
     assert main([*base, "--trials", "1", "--continue"]) == 0
     assert json.loads((out / "best.json").read_text())["trials"]["total"] == 3

@@ -212,7 +212,7 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
         self._model_config(lookback=8, horizon=2, season=1)  # validates the model options
         epochs = self.default_epochs if self.epochs is None else self.epochs
         return TrainConfig(epochs=epochs, seed=seed, val_fraction=0.0,
-                           **{k: getattr(self, k) for k in _TRAIN})  # fmt: skip
+                           **{k: getattr(self, k) for k in _TRAIN if hasattr(self, k)})  # fmt: skip
 
     def _model_config(self, **kw) -> PanelConfig:
         qs = tuple(float(q) for q in self.quantiles)
