@@ -20,8 +20,6 @@ def test_defaults_beat_1nn_dtw_on_gunpoint(tmp_path):
             "lstmkit",
             "train",
             "classify",
-            "--arch",
-            "encoder",
             "--data",
             "ucr:GunPoint",
             "--out",
@@ -36,3 +34,4 @@ def test_defaults_beat_1nn_dtw_on_gunpoint(tmp_path):
     assert m["train_size"] == 50 and m["test_size"] == 150
     assert m["epochs_run"] >= 300  # 45 training series are one batch: min_steps raised epochs
     assert m["test_accuracy"] > DTW_1NN, m
+    assert json.loads((out / "config.json").read_text())["model"]["arch"] == "lstm-fcn"  # auto

@@ -9,6 +9,8 @@ import pytest
 
 import lstmkit
 from lstmkit import Classifier
+from lstmkit.estimators import _sequence
+from lstmkit.estimators._sequence import AUTO_FCN_BELOW, resolve_arch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -79,3 +81,23 @@ def test_cli_train_records_the_arch(tmp_path, cli_main):
     code, _, err = cli_main("train", "classify", "--data", "digits", "--arch", "fcn",
                             "--out", tmp_path / "bad")  # fmt: skip
     assert code == 2 and "invalid choice" in err and not (tmp_path / "bad").exists()
+
+
+def test_resolve_arch_auto_by_training_set_size():
+    assert resolve_arch("auto", AUTO_FCN_BELOW - 1) == "lstm-fcn"
+    assert resolve_arch("auto", AUTO_FCN_BELOW) == "encoder"
+    assert resolve_arch("encoder", 10) == "encoder"  # a given arch is kept
+    assert resolve_arch("mlstm-fcn", 10**6) == "mlstm-fcn"
+
+
+def test_auto_builds_lstm_fcn_on_small_data_and_the_encoder_on_large(tmp_path, monkeypatch):
+    X, y, lengths = _toy(n=60)
+    clf = Classifier(**FAST).fit(X, y, lengths, run_dir=tmp_path / "small")
+    assert clf.arch == "auto" and clf.arch_ == "lstm-fcn" and clf.config_.fcn is not None
+    config = json.loads((tmp_path / "small" / "config.json").read_text())
+    assert config["model"]["arch"] == "lstm-fcn" and config["options"].get("arch", "auto") == "auto"
+    assert lstmkit.load(tmp_path / "small").arch_ == "lstm-fcn"
+    monkeypatch.setattr(_sequence, "AUTO_FCN_BELOW", 50)  # 54 training rows count as large
+    big = Classifier(**FAST).fit(X, y, lengths)
+    assert big.arch_ == "encoder" and big.config_.fcn is None
+    assert big.get_params()["arch"] == "auto"  # scikit-learn's rule: the option is not changed

@@ -98,11 +98,15 @@ def add_common_train_args(p: argparse.ArgumentParser, estimator: type) -> None:
 
     has = estimator_defaults(estimator)
     g = p.add_argument_group("model")
+    per_arch = has["cell"] is None  # the sequence estimators: chosen with --arch
     g.add_argument("--cell", choices=["lstm", "peephole", "coupled", "gru", "layernorm"],
-                   help=h("the recurrent step", "cell"))  # fmt: skip
+                   help=h("the recurrent step", "cell", "lstm for lstm-fcn, gru for the encoder"
+                          if per_arch else None))  # fmt: skip
     g.add_argument("--hidden", type=positive_int, metavar="H",
                    help=h("units per layer and direction", "hidden"))  # fmt: skip
-    g.add_argument("--layers", type=positive_int, help=h("stacked recurrent layers", "layers"))
+    g.add_argument("--layers", type=positive_int,
+                   help=h("stacked recurrent layers", "layers",
+                          "1 for lstm-fcn, 2 for the encoder" if per_arch else None))  # fmt: skip
     if "bidirectional" in has:
         g.add_argument("--bidirectional", action="store_true", default=None,
                        help=h("read in both directions", "bidirectional"))  # fmt: skip

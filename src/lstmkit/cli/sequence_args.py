@@ -41,10 +41,11 @@ def add_network_args(m, estimator: type, averaged: str) -> None:
 
     m.add_argument(
         "--arch",
-        choices=["encoder", "lstm-fcn", "mlstm-fcn"],
+        choices=["auto", "encoder", "lstm-fcn", "mlstm-fcn"],
         help=h(
             "the network: front end + recurrence + pooling, or LSTM-FCN / "
-            "MLSTM-FCN (a convolutional branch beside the recurrence)",
+            "MLSTM-FCN (a convolutional branch beside the recurrence); auto: "
+            "lstm-fcn below 10,000 training sequences, else encoder",
             "arch",
         ),
     )

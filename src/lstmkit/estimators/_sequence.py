@@ -29,7 +29,7 @@ from lstmkit.train.config import TrainConfig
 from lstmkit.train.progress import epoch_lines
 from lstmkit.train.trainer import EpochCallback
 
-__all__ = ["DEFAULT_EPOCHS", "SequenceEstimator"]
+__all__ = ["ARCH_CHOICES", "AUTO_FCN_BELOW", "DEFAULT_EPOCHS", "SequenceEstimator", "resolve_arch"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,22 @@ log = logging.getLogger(__name__)
 # training series make one batch, so 8 epochs would be 8 steps; 300 steps reach 0.96-0.98 test
 # accuracy there, above 1-NN DTW's 0.907).
 DEFAULT_EPOCHS = 8
+
+# arch="auto": LSTM-FCN for small training sets, the encoder for large ones. Measured on
+# validation splits cut from training data: LSTM-FCN leads on the UCR sets (36 to 200 training
+# series: OSULeaf 0.754 vs 0.426, ArrowHead 0.583 vs 0.500) and by 0.5 points on Fashion-MNIST
+# (54,000 images: 0.912 vs 0.906) at 3.5x the encoder's training time; from 10,000 sequences on
+# the encoder's speed wins (scikit-learn's threshold for its own "auto" choices; the sizes in
+# between are not measured).
+AUTO_FCN_BELOW = 10_000
+ARCH_CHOICES = ("auto", *ARCHS)
+
+
+def resolve_arch(arch: str, n_train: int) -> str:
+    """The network ``arch`` names for ``n_train`` training sequences ("auto": see above)."""
+    if arch != "auto":
+        return arch
+    return "lstm-fcn" if n_train < AUTO_FCN_BELOW else "encoder"
 
 
 class SequenceEstimator(SavedEstimator):
@@ -67,41 +83,53 @@ class SequenceEstimator(SavedEstimator):
         return self.stats_.std
 
     # ------------------------------------------------------------------ options
-    def feature_config(self, input_size: int) -> FeatureConfig:
+    def feature_config(self, input_size: int, arch: str | None = None) -> FeatureConfig:
         """The network's front end and recurrence for ``input_size`` features per step
         (validated); for lstm-fcn / mlstm-fcn the recurrent branch alone (no front end, pooling
         by the last state)."""
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if self.arch not in ARCH_CHOICES:
+            raise ValueError(f"arch must be one of {', '.join(ARCH_CHOICES)}, got {self.arch!r}")
+        arch = self._arch(arch)
         stride = self.conv_stride
         if stride is None:
             stride = 2 if self.conv_channels else 1  # the default stride of the front end
+        fcn = arch != "encoder"  # a layer option of None: the one measured best for the arch
+        cell = self.cell if self.cell is not None else ("lstm" if fcn else "gru")
+        layers = self.layers if self.layers is not None else (1 if fcn else 2)
         common = dict(
-            input_size=input_size, hidden=self.hidden, layers=self.layers, cell=self.cell,
+            input_size=input_size, hidden=self.hidden, layers=layers, cell=cell,
             bidirectional=self.bidirectional, dropout=self.dropout, backend=self.backend,
             forget_bias=self.forget_bias,
         )  # fmt: skip
-        if self.arch != "encoder":
+        if arch != "encoder":
             return FeatureConfig(**common, pool="last")
         return FeatureConfig(
             **common, pool=self.pool, conv_channels=self.conv_channels,
             conv_kernel=self.conv_kernel, conv_stride=stride,
         )  # fmt: skip
 
-    def fcn_config(self, channels: int, length: int) -> FCNConfig | None:
+    def fcn_config(self, channels: int, length: int, arch: str | None = None) -> FCNConfig | None:
         """The convolutional branch of lstm-fcn / mlstm-fcn (None for the encoder)."""
-        if self.arch == "encoder":
-            return None
         if not isinstance(self.fcn_shuffle, bool):
             raise ValueError(f"fcn_shuffle must be True or False, got {self.fcn_shuffle!r}")
-        return FCNConfig(channels, length, self.fcn_shuffle, self.arch == "mlstm-fcn",
+        arch = self._arch(arch)
+        if arch == "encoder":
+            return None
+        return FCNConfig(channels, length, self.fcn_shuffle, arch == "mlstm-fcn",
                          self.rnn_dropout)  # fmt: skip
+
+    def _arch(self, arch: str | None) -> str:
+        """The network being built: ``arch`` as given (the one ``fit`` resolved from the data),
+        else the ``arch`` option, "auto" checked as the encoder's options."""
+        if arch is not None:
+            return arch
+        return "encoder" if self.arch == "auto" else self.arch
 
     def _check_network_options(self, seed: int) -> TrainConfig:
         """The options both estimators have, checked before any data is read; returns the
         Trainer's config (its ``epochs`` still 8 when ``epochs`` is None)."""
         self.feature_config(1)
-        self.fcn_config(1, 1)
+        self.fcn_config(1, 1, "lstm-fcn" if self.arch == "auto" else None)  # both, for auto
         k = self.ensemble
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"ensemble must be an integer >= 1, got {k!r}")
@@ -151,9 +179,13 @@ class SequenceEstimator(SavedEstimator):
         if self.epochs is None and epochs != DEFAULT_EPOCHS:
             log.info("%d training sequences: %d epochs for %d steps at least (min_steps)",
                      len(keep), epochs, self.min_steps)  # fmt: skip
+        self.arch_ = resolve_arch(self.arch, len(keep))
+        if self.arch == "auto":
+            log.info("arch auto: %s for %d training sequences (lstm-fcn below %d)", self.arch_,
+                     len(keep), AUTO_FCN_BELOW)  # fmt: skip
         self.stats_ = ChannelStats.fit(X_train, lk)  # statistics of the training split only
-        fcn = self.fcn_config(X.shape[2], X.shape[1])
-        fc = self.feature_config(X.shape[2] if fcn is None else fcn.rnn_input_size)
+        fcn = self.fcn_config(X.shape[2], X.shape[1], self.arch_)
+        fc = self.feature_config(X.shape[2] if fcn is None else fcn.rnn_input_size, self.arch_)
         self.config_ = make_config(fc, fcn)
         torch.manual_seed(c.seed)
         self.model_ = self.module_class(self.config_)

@@ -180,7 +180,7 @@ class Regressor(RegressorMixin, SequenceEstimator):
         def network(fc: FeatureConfig, fcn: FCNConfig | None) -> RegressorConfig:
             return RegressorConfig(
                 fc, Y.shape[1], self.head_dropout, tuple(mean.tolist()), tuple(std.tolist()),
-                names, self.arch, fcn, self.ensemble,
+                names, self.arch_, fcn, self.ensemble,
             )  # fmt: skip
 
         kind = self.loss
@@ -215,6 +215,7 @@ class Regressor(RegressorMixin, SequenceEstimator):
         }
 
     def _restore(self, config: dict) -> None:
+        self.arch_ = self.config_.arch
         self.stats_ = ChannelStats.from_dict(config["preprocess"])
         self.n_features_in_ = self.config_.input_channels
         self.n_targets_ = self.config_.targets
