@@ -101,3 +101,11 @@ def test_auto_builds_lstm_fcn_on_small_data_and_the_encoder_on_large(tmp_path, m
     big = Classifier(**FAST).fit(X, y, lengths)
     assert big.arch_ == "encoder" and big.config_.fcn is None
     assert big.get_params()["arch"] == "auto"  # scikit-learn's rule: the option is not changed
+
+
+@pytest.mark.parametrize("option", [{"pool": "mean"}, {"conv_channels": 0}, {"conv_stride": 1}])
+def test_auto_with_an_encoder_option_builds_the_encoder(option):
+    """pool and conv_* describe the encoder (LSTM-FCN has no use for them): auto honours them."""
+    X, y, lengths = _toy(n=60)
+    clf = Classifier(**FAST, **option).fit(X, y, lengths)
+    assert clf.arch_ == "encoder" and clf.config_.fcn is None

@@ -8,6 +8,7 @@ gives ``_train`` the network's config, the Trainer's loss of a step and its vali
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -45,6 +46,7 @@ DEFAULT_EPOCHS = 8
 # the encoder's speed wins (scikit-learn's threshold for its own "auto" choices; the sizes in
 # between are not measured).
 AUTO_FCN_BELOW = 10_000
+ENCODER_ONLY = ("pool", "conv_channels", "conv_kernel", "conv_stride")  # unused by LSTM-FCN
 ARCH_CHOICES = ("auto", *ARCHS)
 
 
@@ -118,6 +120,16 @@ class SequenceEstimator(SavedEstimator):
         return FCNConfig(channels, length, self.fcn_shuffle, arch == "mlstm-fcn",
                          self.rnn_dropout)  # fmt: skip
 
+    def _auto_arch(self, n_train: int) -> str:
+        """``arch`` for ``n_train`` training sequences; "auto" with an encoder-only option set
+        (pool, conv_*) builds the encoder those options describe."""
+        defaults = {
+            k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()
+        }
+        if self.arch == "auto" and any(getattr(self, k) != defaults[k] for k in ENCODER_ONLY):
+            return "encoder"
+        return resolve_arch(self.arch, n_train)
+
     def _arch(self, arch: str | None) -> str:
         """The network being built: ``arch`` as given (the one ``fit`` resolved from the data),
         else the ``arch`` option, "auto" checked as the encoder's options."""
@@ -179,7 +191,7 @@ class SequenceEstimator(SavedEstimator):
         if self.epochs is None and epochs != DEFAULT_EPOCHS:
             log.info("%d training sequences: %d epochs for %d steps at least (min_steps)",
                      len(keep), epochs, self.min_steps)  # fmt: skip
-        self.arch_ = resolve_arch(self.arch, len(keep))
+        self.arch_ = self._auto_arch(len(keep))
         if self.arch == "auto":
             log.info("arch auto: %s for %d training sequences (lstm-fcn below %d)", self.arch_,
                      len(keep), AUTO_FCN_BELOW)  # fmt: skip

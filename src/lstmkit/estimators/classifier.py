@@ -39,9 +39,11 @@ class Classifier(ClassifierMixin, SequenceEstimator):
 
     Inputs ``X`` are ``(N, L, C)`` (N sequences of L steps with C channels) or ``(N, L)`` (one
     channel); ``lengths`` (N,) marks right-padded variable-length sequences. Each channel is
-    standardised with the statistics of the training split. The defaults (a strided Conv1d front
-    end and a 2-layer GRU, a short warm-up to a peak learning rate that decays on a cosine) beat
-    seed 002's Fashion-MNIST script within its wall time (benchmarks/fashion_mnist.py).
+    standardised with the statistics of the training split. The defaults build LSTM-FCN for
+    fewer than 10,000 training sequences (UCR-sized sets) and otherwise the encoder (a strided
+    Conv1d front end and a 2-layer GRU), with a short warm-up to a peak learning rate that
+    decays on a cosine; on Fashion-MNIST they beat seed 002's script within its wall time
+    (benchmarks/fashion_mnist.py).
 
     Parameters
     ----------
@@ -52,7 +54,8 @@ class Classifier(ClassifierMixin, SequenceEstimator):
         layer), 2 for the encoder.
     arch : {"auto", "encoder", "lstm-fcn", "mlstm-fcn"}, default "auto"
         The network. "auto": "lstm-fcn" for fewer than 10,000 training sequences, else
-        "encoder" (chosen on validation splits; ``arch_`` is the one built). The Conv1d front
+        "encoder" (chosen on validation splits), and "encoder" whenever pool or a conv_* option
+        is set away from its default; ``arch_`` is the one built. The Conv1d front
         end, recurrent stack and pooling ("encoder"); LSTM-FCN
         (a fully convolutional branch, 128/256/128 filters of kernels 8/5/3 with batch norm and
         global average pooling, beside the recurrent stack; the conv_* and pool options do not

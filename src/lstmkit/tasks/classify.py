@@ -85,11 +85,12 @@ def run_classify(data: dict, options: dict, run_dir: str | Path, *, resume: bool
         "world_size": world,
         **metrics,
         "best_epoch": clf.best_epoch_,
-        "averaged_epochs": clf.averaged_epochs_,
         "clipped_steps": clf.clipped_steps_,
         "train_size": len(train),
         "test_size": len(test),
     }
+    if clf.averaged_epochs_:  # swa: the epochs whose weights the model averages
+        metrics["averaged_epochs"] = clf.averaged_epochs_
     atomic_write_json(run_dir / "metrics.json", metrics)
     plot_loss(clf.history_, run_dir / "loss.png", title=f"classify {data['source']}")
     return metrics

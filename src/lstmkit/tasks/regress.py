@@ -71,11 +71,12 @@ def run_regress(data: dict, options: dict, run_dir: str | Path, *, resume: bool 
         "world_size": world,
         **_evaluate(reg, test, run_dir, data["source"]),
         "best_epoch": reg.best_epoch_,
-        "averaged_epochs": reg.averaged_epochs_,
         "clipped_steps": reg.clipped_steps_,
         "train_size": len(train),
         "test_size": len(test),
     }
+    if reg.averaged_epochs_:  # swa: the epochs whose weights the model averages
+        metrics["averaged_epochs"] = reg.averaged_epochs_
     atomic_write_json(run_dir / "metrics.json", metrics)
     plot_loss(reg.history_, run_dir / "loss.png", title=f"regress {data['source']}")
     return metrics
