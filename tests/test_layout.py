@@ -81,3 +81,12 @@ def test_no_subpackage_imports_itself_back():
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+MAX_LINES = 520  # "no module over about 500 lines"
+
+
+def test_no_module_is_over_about_500_lines():
+    long = {name: n for name, path in _modules().items()
+            if (n := len(path.read_text().splitlines())) > MAX_LINES}  # fmt: skip
+    assert not long, f"modules over {MAX_LINES} lines: {long}"

@@ -87,6 +87,12 @@ class SavedEstimator(BaseEstimator):
         """Every parameter, as config.json's ``options`` keeps it."""
         return {k: json_value(v) for k, v in self.get_params(deep=False).items()}
 
+    def _store(self, params: dict) -> None:
+        """Keep every ``__init__`` argument unchanged under its own name (scikit-learn's rule)."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
     def _keep_training_facts(self, trainer: Trainer) -> None:
         """What a fit reports besides the model: ``history_``, ``train_seconds_``,
         ``best_epoch_`` (0: no epoch improved), ``clipped_steps_``."""

@@ -63,12 +63,6 @@ class SequenceEstimator(SavedEstimator):
     default_epochs = DEFAULT_EPOCHS  # with epochs=None: at least these, and min_steps steps
     fit_hint = "fit(X, y)"
 
-    def _store(self, params: dict) -> None:
-        """Keep every ``__init__`` argument unchanged under its own name (scikit-learn's rule)."""
-        for name, value in params.items():
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True  # (N, L, C) sequences; (N, L) is one channel

@@ -22,21 +22,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
-from lstmkit.data.series.baselines import (
-    forecast_metrics,
-    mase_scale,
-    naive_forecast,
-    season_for,
-    seasonal_naive_forecast,
-)
+from lstmkit.data.series.baselines import mase_scale, season_for
 from lstmkit.data.series.frame import prepare_frame
 from lstmkit.data.series.pipeline import PipelineConfig, Prepared, SeriesPipeline
 from lstmkit.data.series.windows import make_windows
 from lstmkit.estimators._base import SavedEstimator, fit_callbacks, resolve_seed, train_config
-from lstmkit.models.features import FeatureConfig
-from lstmkit.models.forecast import ForecastConfig, ForecastModel, pinball_loss
+from lstmkit.estimators._forecast_parts import (
+    decode_forecast,
+    fit_bins,
+    forecast_config,
+    forecast_loss,
+    test_fraction_for,
+    window_scores,
+    window_sizes,
+)
+from lstmkit.models.forecast import ForecastConfig, ForecastModel
 from lstmkit.runs import merge_config
 from lstmkit.train import distributed
 from lstmkit.train.batches import TensorBatches
@@ -56,43 +57,6 @@ _MODEL_OPTIONS = (
 DEFAULT_EPOCHS = 20
 # Options whose single-series default differs from PanelForecaster's (used unless set).
 _PANEL_OWN = ("layers", "batch_size", "lr", "min_steps", "quantiles", "anchor")
-
-
-def _forecast_config(
-    model: dict, input_size: int, horizon: int, season: int = 1, lookback: int = 1
-) -> ForecastConfig:
-    own = ("head_dropout", "quantiles", "bins", "anchor", "per_series")
-    fc = FeatureConfig(input_size=input_size, **{k: v for k, v in model.items() if k not in own})
-    anchor = model["anchor"]
-    if anchor is None:
-        anchor = "season" if 1 < season <= lookback else "last"
-    return ForecastConfig(
-        fc,
-        horizon,
-        quantiles=tuple(model["quantiles"]),
-        bins=model["bins"],
-        anchor=anchor,
-        season=season,
-        per_series=model["per_series"],
-        head_dropout=model["head_dropout"],
-    )
-
-
-def _window(est: Forecaster, season: int, rows: int) -> tuple[int, int]:
-    """lookback and horizon: the user's, else one season ahead from one season back (two
-    seasons back when the series has 1,000 rows or more); a horizon of at least 1 and a
-    look-back of at least 8."""
-    horizon = est.horizon or (season if season > 1 else 1)
-    seasons = 2 if rows >= 1000 else 1
-    lookback = est.lookback or max(seasons * season, horizon, 8)
-    return lookback, horizon
-
-
-def _test_fraction(est: Forecaster, lookback: int, horizon: int, rows: int) -> float:
-    """The test fraction, raised so that the test part holds ``horizon`` windows at least (one
-    horizon of forecasts laid end to end, from as many origins)."""
-    need = (lookback + 2 * horizon - 1) / max(rows, 1)
-    return min(max(est.test_fraction, need), 0.5)
 
 
 class Forecaster(SavedEstimator):
@@ -225,52 +189,7 @@ gamma, plateau_patience, clip_norm, patience, device, precision
         random_state: int | None = 0,
         verbose: int = 0,
     ) -> None:
-        self.lookback = lookback
-        self.horizon = horizon
-        self.hidden = hidden
-        self.layers = layers
-        self.cell = cell
-        self.bidirectional = bidirectional
-        self.dropout = dropout
-        self.pool = pool
-        self.head_dropout = head_dropout
-        self.forget_bias = forget_bias
-        self.backend = backend
-        self.quantiles = quantiles
-        self.bins = bins
-        self.anchor = anchor
-        self.per_series = per_series
-        self.fill = fill
-        self.outliers = outliers
-        self.lags = lags
-        self.windows = windows
-        self.calendar = calendar
-        self.scaler = scaler
-        self.transform = transform
-        self.freq = freq
-        self.season = season
-        self.test_fraction = test_fraction
-        self.epochs = epochs
-        self.min_steps = min_steps
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.l1 = l1
-        self.schedule = schedule
-        self.warmup_epochs = warmup_epochs
-        self.min_lr_ratio = min_lr_ratio
-        self.step_size = step_size
-        self.gamma = gamma
-        self.plateau_patience = plateau_patience
-        self.clip_norm = clip_norm
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.device = device
-        self.precision = precision
-        self.random_state = random_state
-        self.verbose = verbose
+        self._store(locals())
 
     def check_options(self, seed: int = 0) -> tuple[dict, TrainConfig]:
         """Every option checked before any data is read: (the model options, with the median
@@ -295,7 +214,7 @@ gamma, plateau_patience, clip_norm, patience, device, precision
         model["quantiles"] = tuple(sorted({*qs, 0.5})) if qs else ()  # in order, with the median
         epochs = DEFAULT_EPOCHS if self.epochs is None else self.epochs
         config = train_config(self, epochs, seed)
-        _forecast_config(model, input_size=1, horizon=1)  # validates the model options
+        forecast_config(model, input_size=1, horizon=1)  # validates the model options
         return model, config
 
     # ------------------------------------------------------------------ fit
@@ -339,8 +258,8 @@ gamma, plateau_patience, clip_norm, patience, device, precision
         frame = prepare_frame(data, target, time_col=time_col, features=features, freq=self.freq)
         self.season_ = self.season or season_for(frame.freq)
         rows = len(frame.data)
-        self.lookback_, self.horizon_ = _window(self, self.season_, rows)
-        test_fraction = _test_fraction(self, self.lookback_, self.horizon_, rows)
+        self.lookback_, self.horizon_ = window_sizes(self, self.season_, rows)
+        test_fraction = test_fraction_for(self, self.lookback_, self.horizon_, rows)
         self.frame_meta_ = {
             "target": frame.target,
             "time_col": frame.time_col,
@@ -368,12 +287,12 @@ gamma, plateau_patience, clip_norm, patience, device, precision
         self.report_ = frame.report | prep.report
         a, b = prep.split("train")
         self.mase_scale_ = mase_scale(prep.y[a:b], self.season_)
-        cfg = _forecast_config(
+        cfg = forecast_config(
             model, prep.values.shape[1], self.horizon_, self.season_, self.lookback_
         )
         self.bin_edges_ = self.bin_centers_ = None
         if cfg.bins:
-            self._fit_bins(prep.values[a:b, 0], cfg.bins)
+            self.bin_edges_, self.bin_centers_ = fit_bins(prep.values[a:b, 0], cfg.bins)
         self.config_ = cfg
         train_x, train_y, _ = self._windows(prep, "train")
         if len(train_x) == 0:
@@ -423,17 +342,6 @@ gamma, plateau_patience, clip_norm, patience, device, precision
             shared["quantiles"] = tuple(q for q in self.quantiles if q != 0.5) or (0.1, 0.9)
         return PanelForecaster(**shared)
 
-    def _fit_bins(self, train_target: np.ndarray, bins: int) -> None:
-        """Equal-frequency bins of the (scaled) training target; a bin's value is its median."""
-        train_target = train_target.astype(np.float64)  # as saved in config.json: float64
-        edges = np.quantile(train_target, np.linspace(0, 1, bins + 1)[1:-1])
-        idx = np.searchsorted(edges, train_target)
-        centers = [
-            np.median(train_target[idx == k]) if np.any(idx == k) else np.nan for k in range(bins)
-        ]
-        centers = pd.Series(centers).interpolate(limit_direction="both").to_numpy()
-        self.bin_edges_, self.bin_centers_ = edges, centers
-
     def _windows(self, prep: Prepared, split: str):
         a, b = prep.split(split)
         x, y, origins = make_windows(
@@ -451,13 +359,7 @@ gamma, plateau_patience, clip_norm, patience, device, precision
         return torch.from_numpy(np.searchsorted(self.bin_edges_, y.numpy()).astype(np.int64))
 
     def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        cfg = self.config_
-        if cfg.bins:
-            return F.cross_entropy(out.float().reshape(-1, cfg.bins), y.reshape(-1))
-        if cfg.quantiles:
-            q = torch.tensor(cfg.quantiles, device=out.device)
-            return pinball_loss(out.float(), y, q)
-        return F.mse_loss(out.float(), y)
+        return forecast_loss(self.config_, out, y)
 
     def _step_loss(self, model, batch):
         x, y = batch
@@ -480,16 +382,7 @@ gamma, plateau_patience, clip_norm, patience, device, precision
         out = torch.cat(
             [self.model_(x[i : i + 512].to(device)).float().cpu() for i in range(0, len(x), 512)]
         ).numpy()
-        inverse = self.pipeline_.inverse_target
-        cfg = self.config_
-        if cfg.bins:
-            p = np.exp(out - out.max(-1, keepdims=True))
-            p /= p.sum(-1, keepdims=True)
-            return inverse(p @ self.bin_centers_), None  # expected bin value
-        if cfg.quantiles:
-            qs = inverse(np.sort(out, axis=-1))  # sorted: no crossing quantiles
-            return qs[..., list(cfg.quantiles).index(0.5)], qs
-        return inverse(out), None
+        return decode_forecast(out, self.config_, self.pipeline_.inverse_target, self.bin_centers_)
 
     def score_prepared(self, prep: Prepared, split: str = "test") -> dict[str, float]:
         """Metrics of the model and of the naive / seasonal-naive baselines on the windows of a
@@ -501,25 +394,7 @@ gamma, plateau_patience, clip_norm, patience, device, precision
                 f"{self.lookback_} + {self.horizon_} rows"
             )
         point, qs = self._forecast(x)
-        H = self.horizon_
-        steps = origins[:, None] + np.arange(H)  # (N, H) rows forecast
-        truth, mask = prep.y[steps], prep.observed[steps]
-        kw = {}
-        if qs is not None:
-            kw = {"lower": qs[..., 0], "upper": qs[..., -1]}
-        out = {
-            f"test_{k}": v
-            for k, v in forecast_metrics(truth, point, self.mase_scale_, mask=mask, **kw).items()
-        }
-        if origins.min() >= self.season_:
-            sn = seasonal_naive_forecast(prep.y, origins, H, self.season_)
-            base = forecast_metrics(truth, sn, self.mase_scale_, mask=mask)
-            out |= {f"baseline_{k}": v for k, v in base.items()}
-        naive = forecast_metrics(
-            truth, naive_forecast(prep.y, origins, H), self.mase_scale_, mask=mask
-        )
-        out |= {f"naive_{k}": v for k, v in naive.items()}
-        out["test_windows"] = len(origins)
+        out, truth = window_scores(prep, origins, point, qs, self.season_, self.mase_scale_)
         self.last_scored_ = {
             "origins": origins,
             "point": point,

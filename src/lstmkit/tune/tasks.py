@@ -61,7 +61,8 @@ def _forecast_context(data: dict, options: dict) -> dict[str, Any]:
     from lstmkit.data.series import prepare_frame
     from lstmkit.data.series.baselines import season_for
     from lstmkit.data.series.windows import split_sizes
-    from lstmkit.estimators.forecaster import Forecaster, _test_fraction
+    from lstmkit.estimators._forecast_parts import test_fraction_for
+    from lstmkit.estimators.forecaster import Forecaster
     from lstmkit.tasks.forecast import load_data
 
     df, full = load_data(data)
@@ -77,7 +78,7 @@ def _forecast_context(data: dict, options: dict) -> dict[str, Any]:
     horizon = est.horizon or (season if season > 1 else 1)
 
     def fits(lookback: int) -> bool:
-        test = _test_fraction(est, lookback, horizon, rows)
+        test = test_fraction_for(est, lookback, horizon, rows)
         try:
             train = split_sizes(rows, lookback, horizon, est.val_fraction, test)[0]
         except ValueError:
