@@ -82,9 +82,9 @@ def test_help_states_the_defaults_that_apply():
                          .format_help().split())  # fmt: skip
     assert "(default 8, more for small data: --min-steps)" in help_text
     assert Classifier().epochs_for(10_000) == 8 and Classifier().epochs_for(40) > 8
-    from lstmkit.estimators.forecaster import _window
+    from lstmkit.estimators._forecast_parts import window_sizes
 
-    assert _window(Forecaster(), 12, 144) == (12, 12)  # one season back, one ahead
+    assert window_sizes(Forecaster(), 12, 144) == (12, 12)  # one season back, one ahead
 
 
 def test_output_into_a_missing_folder_fails_and_writes_nothing(tiny_runs, tmp_path, cli_main):
