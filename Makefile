@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # A pinned CPU build of torch: an unpinned torch would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run test lint format bench docs clean
 
 setup: $(BIN)/.installed
 
@@ -36,3 +36,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache
+
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

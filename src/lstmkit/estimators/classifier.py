@@ -66,9 +66,9 @@ class Classifier(ClassifierMixin, SequenceEstimator):
     rnn_dropout : float, default 0.8
         lstm-fcn / mlstm-fcn: dropout on the recurrent branch's last state.
     cell : {"lstm", "peephole", "coupled", "gru", "layernorm"} or None, default None
-        The recurrent step (README "Cells"). None: "lstm" for lstm-fcn / mlstm-fcn, "gru" for
-        the encoder (validation splits: lstm x1 0.917 mean accuracy over GunPoint, ArrowHead,
-        BasicMotions and two seeds against gru x2's 0.894 in the LSTM-FCN).
+        The recurrent step (docs: Cells and kernels). None: "lstm" for lstm-fcn / mlstm-fcn,
+        "gru" for the encoder (validation splits: lstm x1 0.917 mean accuracy over GunPoint,
+        ArrowHead, BasicMotions and two seeds against gru x2's 0.894 in the LSTM-FCN).
     bidirectional : bool, default False
         Read every sequence in both directions (features 2H).
     dropout : float, default 0.0
@@ -87,7 +87,7 @@ class Classifier(ClassifierMixin, SequenceEstimator):
     forget_bias : float or None, default 1.0
         Initial forget-gate bias; None keeps torch's uniform initialisation.
     backend : {"auto", "torch", "fused", "reference"}, default "auto"
-        Which kernels run the recurrence (README "Backends").
+        Which kernels run the recurrence (docs: Cells and kernels, Backends).
     epochs : int or None, default None
         Training epochs. None: 8, or more for small data so that training makes at least
         ``min_steps`` optimizer steps.
@@ -142,7 +142,7 @@ class Classifier(ClassifierMixin, SequenceEstimator):
     device : str, default "cpu"
         "cpu", "cuda", "cuda:1", ...
     precision : {"fp32", "bf16"}, default "fp32"
-        bf16 trains under autocast (README "precision").
+        bf16 trains under autocast (docs: Classify, bf16).
     random_state : int or None, default 0
         Seed of the weights, the hold-out and the shuffling: the same seed gives the same model.
         None draws a seed.

@@ -91,7 +91,7 @@ class Forecaster(SavedEstimator):
     per_series : bool, default False
         One LSTM encoder per input column, merged by a dense layer (seed 001).
     fill : str, default "interpolate"
-        How missing values are filled (README "Forecasting").
+        How missing values are filled (docs: Forecasting).
     outliers : str, default "hampel"
         How outliers of the training part are found and replaced.
     lags, windows : tuple of int, default ()
@@ -123,10 +123,14 @@ gamma, plateau_patience, clip_norm, patience, device, precision
     verbose : int, default 0
         1: one line per epoch on stderr and a progress bar where someone watches.
 
+    Notes
+    -----
     ``score(df)`` is minus the mean absolute scaled error (MASE) of the forecasts of every
     complete window of ``df``: higher is better, as scikit-learn expects.
 
-    Example::
+    Examples
+    --------
+    ::
 
         >>> fc = Forecaster(horizon=12, epochs=30).fit(df, target="passengers", time_col="month")
         >>> fc.predict(df)          # the 12 months after df's end

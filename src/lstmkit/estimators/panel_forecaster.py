@@ -127,6 +127,8 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
     random_state : int or None, default 0
     verbose : int, default 0
 
+    Notes
+    -----
     ``score(df)`` is minus the mean MASE of the forecasts of the last horizon of every series.
     """
 

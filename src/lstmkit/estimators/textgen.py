@@ -78,7 +78,9 @@ gamma, plateau_patience, clip_norm, patience, device, precision
     verbose : int, default 0
         1: one line per epoch on stderr and a progress bar where someone watches.
 
-    Example::
+    Examples
+    --------
+    ::
 
         >>> gen = TextGenerator(level="char", hidden=128, epochs=2).fit(text)
         >>> print(gen.generate("And God said", length=200, temperature=0.8, seed=0))
