@@ -127,8 +127,8 @@ def _train_here(
     if resume_dir is not None:
         tracking = read_config(resume_dir).get("tracking")
     else:
-        log = getattr(args, "log", None)
-        tracking = None if log is None else {"log": log, "mlflow_uri": args.mlflow_uri}
+        kind = getattr(args, "log", None)  # --log
+        tracking = None if kind is None else {"log": kind, "mlflow_uri": args.mlflow_uri}
     if tracking is not None:
         from lstmkit.tracking import check_tracker
 
@@ -159,8 +159,7 @@ def _tracked(work: Work, task: str, tracking: dict | None, main: bool) -> Callab
     def run(run_dir: Path) -> dict:
         from lstmkit.tracking import Tracker, make_backend
 
-        backend = make_backend(tracking["log"], run_dir, task, tracking,
-                               tracking.get("mlflow_uri"))  # fmt: skip
+        backend = make_backend(tracking["log"], run_dir, task, tracking)
         tracker = Tracker(backend, run_dir)
         try:
             metrics = work(run_dir, (tracker,))

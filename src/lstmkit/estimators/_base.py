@@ -43,6 +43,11 @@ def resolve_seed(random_state: object) -> int:
     return int(random_state)
 
 
+def init_defaults(cls: type) -> dict[str, Any]:
+    """Parameter name -> default of ``cls.__init__`` (the signature scikit-learn reads)."""
+    return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+
+
 def train_config(est: BaseEstimator, epochs: int, seed: int) -> TrainConfig:
     """The Trainer's config from an estimator's parameters of the same names (TrainConfig's
     default for a field the estimator lacks), validated by TrainConfig (``seed``: from
@@ -125,7 +130,7 @@ class SavedEstimator(BaseEstimator):
         if config.get("task") != cls.task:
             raise ValueError(f"expected a {cls.task} run, got task {config.get('task')!r}")
         options = {_RENAMED.get(k, k): v for k, v in config.get("options", {}).items()}
-        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+        defaults = init_defaults(cls)
         for k, v in options.items():  # JSON keeps tuples as lists: give them back as tuples
             if isinstance(v, list) and isinstance(defaults.get(k), tuple):
                 options[k] = tuple(v)

@@ -8,7 +8,6 @@ gives ``_train`` the network's config, the Trainer's loss of a step and its vali
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstmkit.estimators._base import SavedEstimator, fit_callbacks, train_config
+from lstmkit.estimators._base import SavedEstimator, fit_callbacks, init_defaults, train_config
 from lstmkit.estimators._fit import fit_members
 from lstmkit.estimators._inputs import ChannelStats, sequence_arrays
 from lstmkit.models import ARCHS, FCNConfig, FeatureConfig
@@ -117,9 +116,7 @@ class SequenceEstimator(SavedEstimator):
     def _auto_arch(self, n_train: int) -> str:
         """``arch`` for ``n_train`` training sequences; "auto" with an encoder-only option set
         (pool, conv_*) builds the encoder those options describe."""
-        defaults = {
-            k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()
-        }
+        defaults = init_defaults(type(self))
         if self.arch == "auto" and any(getattr(self, k) != defaults[k] for k in ENCODER_ONLY):
             return "encoder"
         return resolve_arch(self.arch, n_train)

@@ -12,7 +12,6 @@ keyword argument of ``__init__`` (a scikit-learn estimator: ``get_params`` / ``c
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 from collections.abc import Sequence
@@ -27,7 +26,13 @@ from lstmkit.data.series.baselines import mase_scale, season_for
 from lstmkit.data.series.frame import prepare_frame
 from lstmkit.data.series.pipeline import PipelineConfig, Prepared, SeriesPipeline
 from lstmkit.data.series.windows import make_windows
-from lstmkit.estimators._base import SavedEstimator, fit_callbacks, resolve_seed, train_config
+from lstmkit.estimators._base import (
+    SavedEstimator,
+    fit_callbacks,
+    init_defaults,
+    resolve_seed,
+    train_config,
+)
 from lstmkit.estimators._forecast_parts import (
     decode_forecast,
     fit_bins,
@@ -335,9 +340,7 @@ gamma, plateau_patience, clip_norm, patience, device, precision
 
         own = Forecaster._get_param_names()
         mine = self.get_params(deep=False)
-        defaults = {
-            k: p.default for k, p in inspect.signature(Forecaster.__init__).parameters.items()
-        }
+        defaults = init_defaults(Forecaster)
         # the options both take, except those left at Forecaster's single-series defaults
         # where the panel model has its own (layers, batch_size, lr, min_steps, quantiles)
         shared = {k: mine[k] for k in PanelForecaster._get_param_names() if k in own

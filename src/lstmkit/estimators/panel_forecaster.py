@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ import torch
 from lstmkit.data.panel import Panel, PanelNames, future_block, is_builtin_panel
 from lstmkit.data.panel import statbaselines as sb
 from lstmkit.data.panel.windows import OriginWindows, TrainWindows, gather, train_origin_range
-from lstmkit.estimators._base import SavedEstimator, fit_callbacks, resolve_seed
+from lstmkit.estimators._base import SavedEstimator, fit_callbacks, resolve_seed, train_config
 from lstmkit.estimators._panel_data import (
     CovariateStats,
     long_forecasts,
@@ -57,9 +57,6 @@ log = logging.getLogger(__name__)
 
 _MODEL = ("hidden", "layers", "cell", "dropout", "backend", "forget_bias", "decoder", "loss",
           "skip")  # fmt: skip
-_TRAIN = tuple(
-    f.name for f in fields(TrainConfig) if f.name not in ("seed", "epochs", "val_fraction")
-)
 _WEIGHTINGS = ("none", "mase")
 _STEPS_PER_EPOCH = 50  # windows_per_series=None: about this many batches per epoch
 
@@ -213,8 +210,8 @@ min_lr_ratio, step_size, gamma, plateau_patience, clip_norm, patience, device, p
                              "'lstmkit[datasets]' (or combine='none')")  # fmt: skip
         self._model_config(lookback=8, horizon=2, season=1)  # validates the model options
         epochs = self.default_epochs if self.epochs is None else self.epochs
-        return TrainConfig(epochs=epochs, seed=seed, val_fraction=0.0,
-                           **{k: getattr(self, k) for k in _TRAIN if hasattr(self, k)})  # fmt: skip
+        # no validation split: a panel's test part is each series' last horizon
+        return replace(train_config(self, epochs, seed), val_fraction=0.0)
 
     def _model_config(self, **kw) -> PanelConfig:
         qs = tuple(float(q) for q in self.quantiles)

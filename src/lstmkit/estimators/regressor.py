@@ -42,7 +42,7 @@ class Regressor(RegressorMixin, SequenceEstimator):
 
     Parameters
     ----------
-    arch : {"encoder", "lstm-fcn", "mlstm-fcn"}, default "lstm-fcn"
+    arch : {"auto", "encoder", "lstm-fcn", "mlstm-fcn"}, default "lstm-fcn"
         As for ``Classifier``; the regressor's default is LSTM-FCN, chosen on a validation
         split of Tecator's training data (RMSE 3.55 against the encoder's 10.15 at 300 steps;
         benchmarks/results/regress_tecator-dev*.json).
@@ -56,13 +56,7 @@ class Regressor(RegressorMixin, SequenceEstimator):
     val_fraction : float, default 0.1
         A random validation hold-out of the training data (not stratified).
     augment : {"none", "slice", "mixup"}, default "none"
-        Training-time augmentation: window slicing (a random 90% window of each sequence,
-        stretched back to its length) or mixup (pairs blended by Beta(0.4, 0.4), their
-        targets alike).
-    swa : float, default 0.0
-        Stochastic weight averaging: the model is the mean of the weights at the end of this
-        last fraction of the epochs (batch-norm statistics recomputed), not the best epoch's;
-        0 keeps the best validation epoch.
+        As for ``Classifier``; mixup blends the pairs' targets as it blends their inputs.
     ensemble : int, default 1
         Train this many models (seeds random_state, random_state + 1, ...) and average their
         predictions.

@@ -34,14 +34,14 @@ def check_tracker(kind: str) -> None:
         ) from None
 
 
-def make_backend(kind: str, run_dir: Path, task: str, state: dict | None = None,
-                 mlflow_uri: str | None = None):  # fmt: skip
-    """The backend of ``kind`` for ``run_dir``; ``state``: what an earlier start recorded."""
+def make_backend(kind: str, run_dir: Path, task: str, state: dict | None = None):
+    """The backend of ``kind`` for ``run_dir``; ``state``: the ``mlflow_uri`` to use and what an
+    earlier start recorded (config.json's ``tracking``: the MLflow ``run_id``)."""
     check_tracker(kind)
     state = state or {}
     if kind == "tensorboard":
         return TensorBoardBackend(run_dir)
-    return MlflowBackend(run_dir, task, state.get("mlflow_uri", mlflow_uri), state.get("run_id"))
+    return MlflowBackend(run_dir, task, state.get("mlflow_uri"), state.get("run_id"))
 
 
 class TensorBoardBackend:

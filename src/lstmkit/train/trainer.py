@@ -276,7 +276,7 @@ class Trainer:
             else:
                 grads = [p.grad for p in self.model.parameters() if p.grad is not None]
                 norm = nn.utils.get_total_norm(grads) if grads else torch.zeros(())
-            norms += float(norm)
+            norms = norms + norm.detach()  # a tensor: no device sync per step
             self.optimizer.step()
             total += float(loss.detach()) * n
             count += n
@@ -290,7 +290,7 @@ class Trainer:
             total, count = distributed.all_reduce_sums([total, count])  # the whole epoch's mean
         return {"epoch": epoch + 1, "loss": total / max(count, 1), "lr": lr,
                 "clipped_fraction": clipped / max(steps, 1),
-                "grad_norm": norms / max(steps, 1)}  # fmt: skip
+                "grad_norm": float(norms) / max(steps, 1)}  # fmt: skip
 
     def _l1(self) -> Tensor:
         weights = [
