@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from tests.cli.inproc import lstmkit_cli
 
 FAST = [
     "--hidden",
@@ -83,7 +84,7 @@ def test_train_writes_the_run_directory(trained):
 
 
 def test_evaluate_and_predict(trained, npz, tmp_path):
-    r = cli("evaluate", trained)
+    r = lstmkit_cli("evaluate", trained)  # in this process: the fixture trained in a real one
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
     saved = json.loads((trained / "metrics.json").read_text())
@@ -93,14 +94,14 @@ def test_evaluate_and_predict(trained, npz, tmp_path):
     inp = tmp_path / "in.npz"
     np.savez(inp, X=X, lengths=lengths)
     out = tmp_path / "pred.csv"
-    r = cli("predict", trained, "--input", inp, "--output", out)
+    r = lstmkit_cli("predict", trained, "--input", inp, "--output", out)
     assert r.returncode == 0, r.stderr
     lines = out.read_text().splitlines()
     assert lines[0] == "label,p_0,p_10,p_20"
     assert len(lines) == 8
     probs = np.array([[float(v) for v in line.split(",")[1:]] for line in lines[1:]])
     assert np.allclose(probs.sum(1), 1, atol=1e-4)
-    r = cli("predict", trained, "--input", inp, "--output", out)
+    r = lstmkit_cli("predict", trained, "--input", inp, "--output", out)
     _assert_user_error(r, 1, "exists; pass --overwrite")
 
 
@@ -108,7 +109,7 @@ def test_same_seed_same_metrics(npz, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):
         assert (
-            cli(
+            lstmkit_cli(
                 "train",
                 "classify",
                 "--arch",
@@ -204,8 +205,9 @@ def test_existing_out_is_left_untouched(npz, tmp_path):
         (["resume", "no/such/run"], 1, "does not exist"),
     ],
 )
-def test_user_mistakes_are_one_line(args, code, needle, tmp_path):
-    r = cli(*args, cwd=tmp_path)
+def test_user_mistakes_are_one_line(args, code, needle, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # in this process: test_bad_files runs one in a real one
+    r = lstmkit_cli(*args)
     _assert_user_error(r, code, needle)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
@@ -362,11 +364,12 @@ def test_bad_idx_and_ucr_files_are_one_line_errors(tmp_path, cli_main):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == []
 
 
-def test_relative_data_path_works_from_another_directory(npz, tmp_path):
+def test_relative_data_path_works_from_another_directory(npz, tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
     (work / "toy.npz").write_bytes(npz.read_bytes())
-    r = cli(
+    monkeypatch.chdir(work)
+    r = lstmkit_cli(
         "train",
         "classify",
         "--arch",
@@ -378,11 +381,11 @@ def test_relative_data_path_works_from_another_directory(npz, tmp_path):
         "--out",
         "run",
         *FAST,
-        cwd=work,
     )
     assert r.returncode == 0, r.stderr
     config = json.loads((work / "run" / "config.json").read_text())
     assert config["data"]["source"] == str(work / "toy.npz")  # stored absolute
-    r = cli("evaluate", work / "run", cwd=tmp_path)  # run from elsewhere
+    monkeypatch.chdir(tmp_path)
+    r = lstmkit_cli("evaluate", work / "run")  # run from elsewhere
     assert r.returncode == 0, r.stderr
     assert "test_accuracy" in json.loads(r.stdout)

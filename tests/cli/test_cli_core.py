@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.cli.inproc import lstmkit_cli
 
 from lstmkit.cli.main import main
 
@@ -44,7 +45,7 @@ def test_demo_without_bench_reports_checks(capsys, tmp_path):
     ],
 )
 def test_usage_errors_exit_2_without_traceback(args, needle):
-    r = run_cli(*args)
+    r = lstmkit_cli(*args)  # in this process; test_help_lists_commands starts a real one
     assert r.returncode == 2
     assert needle in r.stderr
     assert "Traceback" not in r.stderr

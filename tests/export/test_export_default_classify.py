@@ -126,3 +126,28 @@ def test_one_layer_lstm_behind_a_strided_front_end_keeps_the_native_op(tmp_path)
     logits = OnnxRunner(path)(X2)[0]
     p = np.exp(logits - logits.max(1, keepdims=True))
     np.testing.assert_allclose(p / p.sum(1, keepdims=True), clf.predict_proba(X2), atol=1e-5)
+
+
+def test_lstm_fcn_exports_its_fixed_length_with_the_native_op_at_once(tmp_path, caplog):
+    """LSTM-FCN (``arch auto`` below 10,000 sequences) reads the shuffled input: the training
+    length is a feature size of its LSTM, so the graph takes that length only. Exported with it
+    fixed, the torch.nn form works on the first try (a dynamic length used to fail in every
+    form down to the unrolled one)."""
+    import onnx
+
+    from lstmkit.estimators import Classifier
+    from lstmkit.export.run import export_run
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 12, 2)).astype(np.float32)
+    clf = Classifier(hidden=8, epochs=1, batch_size=16, random_state=0)
+    clf.fit(X, rng.integers(0, 2, 40))
+    assert clf.arch_ == "lstm-fcn"
+    clf.save(tmp_path / "run")
+    with caplog.at_level(logging.DEBUG, logger="lstmkit"):
+        info = export_run(tmp_path / "run")
+    assert not [r for r in caplog.records if "failed" in r.getMessage()]
+    assert info["loop"] == "torch.nn" and info["dynamic_length"] is False
+    assert info["length"] == 12 and info["max_abs_diff"] <= 1e-4
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "run" / "model.onnx")).graph.node}
+    assert "LSTM" in ops and "Scan" not in ops

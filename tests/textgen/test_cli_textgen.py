@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from tests.cli.inproc import lstmkit_cli
 from tests.cli.kill9 import assert_same_run, train_and_kill_9
 from tests.textgen.unigram import unigram_bits
 
@@ -72,11 +73,11 @@ def test_generate_prints_reproducible_text(trained):
     args = ["generate", trained, "--prompt", "And God", "--length", 40]
     a = cli(*args, "--seed", 1, "--temperature", 0.8, "--top-p", 0.9)
     assert a.returncode == 0, a.stderr
-    b = cli(*args, "--seed", 1, "--temperature", 0.8, "--top-p", 0.9)
+    b = lstmkit_cli(*args, "--seed", 1, "--temperature", 0.8, "--top-p", 0.9)  # this process
     assert a.stdout == b.stdout and a.stdout.startswith("And God")
     # the sample in samples.txt is what `generate` prints with the settings written beside it
     first = (trained / "samples.txt").read_text().split("\n\n# ")[0]
-    r = cli("generate", trained, "--temperature", 0.5, "--seed", 0, "--length", 400)
+    r = lstmkit_cli("generate", trained, "--temperature", 0.5, "--seed", 0, "--length", 400)
     assert r.stdout.rstrip("\n") == first.split("\n", 1)[1].rstrip("\n")
 
 

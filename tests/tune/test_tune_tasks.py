@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from tests.cli.inproc import lstmkit_cli
 
 import lstmkit
 from lstmkit.cli.main import main
@@ -133,8 +134,9 @@ def _lstmkit(*args, cwd):
         (["tune", "classify", "--data", "missing.npz", "--out", "o"], 1, "missing.npz"),
     ],
 )  # fmt: skip
-def test_cli_bad_input_is_one_line(tmp_path, args, code, message):
-    r = _lstmkit(*args, cwd=tmp_path)
+def test_cli_bad_input_is_one_line(tmp_path, args, code, message, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # usage errors in this process, the data error in a real one
+    r = _lstmkit(*args, cwd=tmp_path) if code == 1 else lstmkit_cli(*args)
     assert r.returncode == code, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], r.stderr

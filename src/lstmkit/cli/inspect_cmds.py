@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory that lstmkit train wrote")
     p.add_argument("--input", metavar="FILE", help="classify: .npz with X[, y, lengths], IDX "
                    "or UCR file; forecast: CSV / Parquet with the training columns; textgen: "
-                   "a UTF-8 .txt file")  # fmt: skip
+                   "a UTF-8 .txt file; or a built-in name (its test split)")  # fmt: skip
     p.add_argument("--text", help="textgen: the text itself instead of --input")
     p.add_argument("--out", metavar="DIR", help="where to write (default RUN_DIR/inspect)")
     p.add_argument("--samples", type=_indices, metavar="I,J,...",

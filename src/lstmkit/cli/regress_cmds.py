@@ -101,7 +101,14 @@ def predict_regress(args: argparse.Namespace) -> int:
 
 
 def regression_inputs(path: Path):
-    """X and lengths of an .npz (X alone is enough) or a regression .ts / .tsv file."""
+    """X and lengths of an .npz (X alone is enough), a regression .ts / .tsv file, or a built-in
+    name (its test split)."""
+    from lstmkit.data.regression import REGRESSION_BUILTINS, load_regression
+
+    if str(path).lower() in REGRESSION_BUILTINS and not path.exists():
+        train, test = load_regression(str(path))
+        data = test if test is not None else train
+        return data.X, data.lengths
     if path.suffix.lower() == ".npz":
         from lstmkit.data.load import read_inputs
 

@@ -67,9 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "time column, the point forecast, q<level> quantile columns).",
     )
     add_run_dir(p, "a classify, regress or forecast run directory")
-    p.add_argument("--input", required=True, metavar="FILE", help="classify: .npz with X[, "
-                   "lengths], IDX or UCR file; forecast: CSV / Parquet with the training "
-                   "columns (the forecast starts after its last row)")  # fmt: skip
+    p.add_argument("--input", required=True, metavar="FILE", help="classify / regress: .npz "
+                   "with X[, lengths], IDX, UCR or .ts file; forecast: CSV / Parquet with the "
+                   "training columns (the forecast starts after its last row); or a built-in "
+                   "name: its test split (a whole built-in series for forecast)")  # fmt: skip
     p.add_argument("--future", metavar="FILE", help="panel forecast runs: the future "
                    "covariates over the horizon (id, time, --future-features columns)")  # fmt: skip
     p.add_argument("--output", metavar="FILE", help="CSV to write, in an existing folder "
@@ -85,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_run_dir(x, "a classify or regress run directory")
     x.add_argument("--input", required=True, metavar="FILE", help=".npz with X[, lengths], IDX "
-                   "or UCR file")  # fmt: skip
+                   "or UCR file, or a built-in name (its test split)")  # fmt: skip
     x.add_argument("--output", required=True, metavar="FILE.npy",
                    help=".npy file to write, in an existing folder")  # fmt: skip
     x.add_argument("--pool", choices=["last", "mean", "max", "attention", "none"],

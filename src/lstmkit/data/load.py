@@ -102,9 +102,13 @@ def read_inputs(
     """Sequences to run a trained classifier on: ``(X, y, lengths)``.
 
     An ``.npz`` needs only ``X`` (``y`` and ``lengths`` are optional); IDX / UCR files bring
-    labels. ``y`` is returned, as indices into ``classes``, only when ``classes`` (the trained
-    model's class names) is given and the file has labels; else it is ``None``.
+    labels. A built-in name (``digits``, ``ucr:GunPoint``, ...) reads that data set's own test
+    split, or the whole set where it has none. ``y`` is returned, as indices into ``classes``,
+    only when ``classes`` (the trained model's class names) is given and the file has labels;
+    else it is ``None``.
     """
+    if is_builtin(str(path).strip()) and not Path(path).exists():
+        return _builtin_inputs(str(path).strip(), classes)
     path = Path(path)
     if path.suffix == ".npz":
         if not path.is_file():
@@ -129,3 +133,20 @@ def read_inputs(
         return data.X, None, data.lengths
     data = load_file(path, classes=[str(c) for c in classes])
     return data.X, data.y, data.lengths
+
+
+def _builtin_inputs(name: str, classes: Sequence[str] | None):
+    """A built-in data set's test split (the whole set without one) as ``read_inputs`` gives it."""
+    train, test = load_builtin(name)
+    data = test if test is not None else train
+    if classes is None:
+        return data.X, None, data.lengths
+    index = {str(c): k for k, c in enumerate(classes)}
+    unknown = sorted(set(data.classes) - set(index))
+    if unknown:
+        raise ValueError(
+            f"{name} has labels the model was not trained on: {', '.join(unknown[:5])} "
+            f"(the model knows {', '.join(map(str, classes[:10]))})"
+        )
+    y = np.array([index[data.classes[k]] for k in data.y], dtype=np.int64)
+    return data.X, y, data.lengths

@@ -43,6 +43,15 @@ def _loops(est, held, requested: str, native_problem: str | None = None) -> list
     return (["auto"] if native else []) + ["scan", "unroll"]
 
 
+def fixed_length(model: nn.Module) -> bool:
+    """LSTM-FCN reading the dimension-shuffled input: its recurrent branch takes the training
+    length L as its features, so every graph of it has that length fixed (with it fixed, the
+    torch.nn form exports at once instead of after a failed dynamic-length attempt per form)."""
+    from lstmkit.models.fcn import FCNBranches
+
+    return any(isinstance(m, FCNBranches) and m.config.shuffle for m in model.modules())
+
+
 def _strided_front_end(model: nn.Module) -> bool:
     """A Conv1d with stride > 1 (the ``conv_stride`` front end) shortens the sequence before
     the recurrent layers: they see a length of ``(L - 1) // stride + 1``."""
@@ -79,10 +88,11 @@ class _Format:
 
     def export(self, est, held, path: Path, loop: str) -> dict[str, Any]:
         errors = []
+        fixed = fixed_length(est.model_)
         for form in _loops(est, held, loop, self.native_problem(est)):
             graph = build_graph(est, with_lengths=held.with_lengths, loop=form)
             try:
-                self._write(est, held, graph, path, form)
+                self._write(est, held, graph, path, form, dynamic=form != "unroll" and not fixed)
             except ValueError as e:
                 # an expected step of the fallback: the reason on one line, for --verbose
                 reason = " ".join(str(e).split())
@@ -90,10 +100,11 @@ class _Format:
                 errors.append(f"loop={form}: {reason}")
                 continue
             length = held.inputs[0].shape[1]
+            dynamic = form != "unroll" and not fixed
             return {
                 "loop": {"auto": "torch.nn", "scan": "scan", "unroll": "unrolled"}[form],
-                "dynamic_length": form != "unroll",
-                **({} if form != "unroll" else {"length": length}),
+                "dynamic_length": dynamic,
+                **({} if dynamic else {"length": length}),
             }
         raise ValueError("could not export: " + "; ".join(errors))
 
@@ -104,9 +115,9 @@ class OnnxFormat(_Format):
     def native_problem(self, est) -> str | None:
         return _onnx_native_problem(est.model_)
 
-    def _write(self, est, held, graph: nn.Module, path: Path, form: str) -> None:
+    def _write(self, est, held, graph: nn.Module, path: Path, form: str, dynamic: bool) -> None:
         ins, outs = graph_io(est.task, _has_cell_state(est), held.with_lengths)
-        to_onnx(graph, _example(held), ins, outs, path, dynamic_length=form != "unroll")
+        to_onnx(graph, _example(held), ins, outs, path, dynamic_length=dynamic)
 
     def runner(self, path: Path) -> Runner:
         return OnnxRunner(path)
@@ -120,7 +131,7 @@ class TorchScriptFormat(_Format):
     """torch.jit.trace of the graph; int8 by torch's dynamic quantisation (nn.LSTM, nn.GRU and
     nn.Linear get int8 weights; activations are quantised on the fly)."""
 
-    def _write(self, est, held, graph: nn.Module, path: Path, form: str) -> None:
+    def _write(self, est, held, graph: nn.Module, path: Path, form: str, dynamic: bool) -> None:
         if form == "scan":
             raise ValueError("TorchScript cannot trace a scan loop")
         example = tuple(_example(held, rows=2))
@@ -159,5 +170,5 @@ class TorchScriptFormat(_Format):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao's eager quantisation is deprecated
             q = quantize_dynamic(graph, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
-        self._write(est, held, q, path, form)
+        self._write(est, held, q, path, form, dynamic=info["dynamic_length"])
         return self.runner(path)

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 API = {"nn": "nn", "models": "models", "reference": "reference", "data": "data", "train": "train"}
 
 pytest.importorskip("mkdocs", reason="the docs extra (make setup installs it)")
@@ -22,34 +19,30 @@ pytest.importorskip("mkdocstrings")
 yaml = pytest.importorskip("yaml")
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    env = os.environ | {"NO_MKDOCS_2_WARNING": "1"}
-    r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f",
-                        str(ROOT / "mkdocs.yml"), "-d", str(out)], capture_output=True,
-                       text=True, env=env, timeout=600)  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
-    return out
-
-
-def _nav_pages(items) -> list[str]:
+def _flatten(items) -> list[str]:
     pages = []
     for item in items:
         value = next(iter(item.values())) if isinstance(item, dict) else item
-        pages += _nav_pages(value) if isinstance(value, list) else [value]
+        pages += _flatten(value) if isinstance(value, list) else [value]
     return pages
 
 
+def nav_pages() -> list[str]:
+    """The pages of mkdocs.yml's nav, as paths under docs/."""
+    return _flatten(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"])
+
+
+def page_html(site: Path, page: str) -> Path:
+    """The built file of a nav page."""
+    stem = page.removesuffix(".md")
+    return site / ("index.html" if stem == "index" else f"{stem.removesuffix('/index')}/index.html")
+
+
 def test_every_page_of_the_nav_is_built_with_its_title_and_images(site):
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
-    pages = _nav_pages(config["nav"])
+    pages = nav_pages()
     assert len(pages) >= 18
     for page in pages:
-        stem = page.removesuffix(".md")
-        html = site / (
-            "index.html" if stem == "index" else f"{stem.removesuffix('/index')}/index.html"
-        )
+        html = page_html(site, page)
         assert html.is_file(), page
         text = html.read_text()
         title = next(
