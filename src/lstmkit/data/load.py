@@ -107,7 +107,7 @@ def read_inputs(
     only when ``classes`` (the trained model's class names) is given and the file has labels;
     else it is ``None``.
     """
-    if is_builtin(str(path).strip()) and not Path(path).exists():
+    if is_builtin(str(path).strip()):  # as for --data: the name, not a file of that name
         return _builtin_inputs(str(path).strip(), classes)
     path = Path(path)
     if path.suffix == ".npz":
