@@ -90,3 +90,18 @@ def test_no_module_is_over_about_500_lines():
     long = {name: n for name, path in _modules().items()
             if (n := len(path.read_text().splitlines())) > MAX_LINES}  # fmt: skip
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+CLI_TASKS = ("classify_cmds", "regress_cmds", "forecast_cmds", "textgen_cmds")
+CLI_BASE = ("args", "launch", "sequence_args")
+
+
+def test_each_task_cli_module_stands_alone_on_the_shared_base():
+    # run_cmds dispatches evaluate / predict / extract / resume to them from above
+    graph = _graph()
+    for task in CLI_TASKS:
+        cli = {d.rsplit(".", 1)[1] for d in graph[f"lstmkit.cli.{task}"] if ".cli." in d}
+        assert cli <= set(CLI_BASE), f"lstmkit.cli.{task} imports {sorted(cli - set(CLI_BASE))}"
+    base = {d for b in CLI_BASE for d in graph[f"lstmkit.cli.{b}"] if ".cli." in d}
+    assert base <= {f"lstmkit.cli.{b}" for b in CLI_BASE}, base
+    assert {f"lstmkit.cli.{t}" for t in CLI_TASKS} <= graph["lstmkit.cli.run_cmds"]

@@ -206,7 +206,7 @@ def source_path(source: str | None) -> str | None:
 
 
 def train_tasks(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """The ``TASK`` subparsers of ``lstmkit train`` (registered by train_cmds)."""
+    """The ``TASK`` subparsers of ``lstmkit train`` (registered by run_cmds)."""
     train = sub.choices["train"]
     for action in train._actions:
         if isinstance(action, argparse._SubParsersAction):

@@ -1,5 +1,5 @@
 """``lstmkit train forecast`` and ``lstmkit backtest``; ``predict`` / ``evaluate`` / ``resume``
-of forecast runs are dispatched here from train_cmds."""
+of forecast runs are dispatched here from run_cmds."""
 
 from __future__ import annotations
 
@@ -351,7 +351,7 @@ def _print_summary(metrics: dict, run_dir: Path) -> None:
 
 
 def resume_forecast(run_dir: Path, config: dict):
-    """``lstmkit resume`` of a forecast run: its work and report (train_cmds.cmd_resume runs
+    """``lstmkit resume`` of a forecast run: its work and report (run_cmds.cmd_resume runs
     them)."""
     from lstmkit.cli.launch import resume_work
     from lstmkit.tasks.forecast import run_forecast

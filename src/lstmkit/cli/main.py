@@ -9,14 +9,15 @@ from collections.abc import Sequence
 
 from lstmkit import __version__
 from lstmkit.cli import (
+    classify_cmds,
     core_cmds,
     export_cmds,
     forecast_cmds,
     inspect_cmds,
     regress_cmds,
+    run_cmds,
     serve_cmds,
     textgen_cmds,
-    train_cmds,
     tune_cmds,
 )
 from lstmkit.cli.args import UserError
@@ -40,9 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    train_cmds.register(sub)
-    regress_cmds.register(sub)  # adds `train regress` to train_cmds' tasks
-    textgen_cmds.register(sub)  # adds `train textgen` to train_cmds' tasks, and `generate`
+    run_cmds.register_train(sub)  # `train`: each task module adds its TASK
+    classify_cmds.register(sub)  # `train classify`
+    run_cmds.register(sub)  # `evaluate`, `predict`, `extract`, `resume` of any task's run
+    regress_cmds.register(sub)  # `train regress`
+    textgen_cmds.register(sub)  # `train textgen`, and `generate`
     forecast_cmds.register(sub)  # adds `train forecast`, and `backtest`
     core_cmds.register(sub)
     inspect_cmds.register(sub)  # `inspect`

@@ -119,7 +119,7 @@ def cmd_train_textgen(args: argparse.Namespace) -> int:
 
 
 def resume_textgen(run_dir: Path, config: dict):
-    """``lstmkit resume`` of a textgen run: its work and report (train_cmds.cmd_resume runs
+    """``lstmkit resume`` of a textgen run: its work and report (run_cmds.cmd_resume runs
     them)."""
     from lstmkit.cli.launch import resume_work
     from lstmkit.tasks.textgen import run_textgen

@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 
 from lstmkit.cli.args import bounded, positive_int
+from lstmkit.cli.classify_cmds import add_classify_args, classify_inputs
 from lstmkit.cli.forecast_cmds import add_forecast_args, forecast_inputs
 from lstmkit.cli.textgen_cmds import add_textgen_args, textgen_inputs
-from lstmkit.cli.train_cmds import add_classify_args, classify_inputs
 
 __all__ = ["register"]
 

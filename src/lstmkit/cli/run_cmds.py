@@ -1,53 +1,54 @@
-"""``lstmkit train classify``, ``evaluate``, ``predict``, ``resume``."""
+"""The commands that act on a run directory whatever its task: ``evaluate``, ``predict``,
+``extract``, ``resume``, and the ``train`` command that each task module adds its ``TASK`` to.
+
+Each task's CLI module (``classify_cmds``, ``regress_cmds``, ``forecast_cmds``,
+``textgen_cmds``) stands alone on the shared base (``args``, ``launch``, ``sequence_args``);
+this module sits above them and dispatches by the ``task`` that the run's config.json names.
+"""
 
 from __future__ import annotations
 
 import argparse
 import io
 import json
-import sys
 from pathlib import Path
 
-from lstmkit.cli.args import (
-    add_common_train_args,
-    add_run_dir,
-    default_help,
-    output_file,
-    positive_int,
-    source_path,
-    train_options,
-)
-from lstmkit.cli.launch import resume_work, run_training, train_task
-from lstmkit.cli.sequence_args import (
-    add_network_args,
-    add_sequence_data_args,
-    print_metrics,
-    read_sequence_inputs,
-    unit_fraction,
-)
+from lstmkit.cli import classify_cmds, forecast_cmds, regress_cmds, textgen_cmds
+from lstmkit.cli.args import add_run_dir, output_file, positive_int
+from lstmkit.cli.launch import run_training
+from lstmkit.cli.sequence_args import read_sequence_inputs
 
-__all__ = ["add_classify_args", "classify_inputs", "register"]
+__all__ = ["register", "register_train"]
+
+# per task: what resume continues with, what predict writes, how extract reads its --input
+RESUME = {
+    "classify": classify_cmds.resume_classify,
+    "regress": regress_cmds.resume_regress,
+    "forecast": forecast_cmds.resume_forecast,
+    "textgen": textgen_cmds.resume_textgen,
+}
+PREDICT = {
+    "classify": classify_cmds.predict_classify,
+    "regress": regress_cmds.predict_regress,
+    "forecast": forecast_cmds.predict_forecast,
+}
+EXTRACT_INPUTS = {"classify": read_sequence_inputs, "regress": regress_cmds.regression_inputs}
+EVALUATED = ("classify", "regress", "forecast", "textgen")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register_train(sub: argparse._SubParsersAction) -> None:
+    """``lstmkit train``, with no tasks yet: each task module adds its own."""
     train = sub.add_parser(
         "train",
         help="train a model (classify, regress, forecast, textgen)",
         description="Train a model and write its run directory: config.json, model.pt, "
         "checkpoint.pt, metrics.json, history.csv and plots.",
     )
-    tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
-    c = tasks.add_parser(
-        "classify",
-        help="sequence classification",
-        description="Train an LSTM sequence classifier. SOURCE is a built-in name (digits, "
-        "fashion-mnist, mnist, ucr:<Name>) or a file (.npz with X, y[, lengths]; IDX; UCR "
-        ".tsv / .ts). Values are used as loaded (nothing is rescaled); each channel is "
-        "standardised with statistics of the training split.",
-    )
-    add_classify_args(c)
-    c.set_defaults(func=cmd_train_classify)
+    train.add_subparsers(dest="task", metavar="TASK", required=True)
 
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """``evaluate``, ``predict``, ``extract`` and ``resume``."""
     e = sub.add_parser(
         "evaluate",
         help="metrics of a trained run on its test data or --data",
@@ -108,52 +109,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=cmd_resume)
 
 
-def add_classify_args(c: argparse.ArgumentParser) -> None:
-    """The flags of ``train classify`` (data, classifier model and the common training flags);
-    ``lstmkit tune classify`` takes the same."""
-    from lstmkit.estimators.classifier import Classifier
-
-    def h(text: str, name: str, shown: str | None = None) -> str:
-        return default_help(text, Classifier, name, shown)
-
-    add_sequence_data_args(c, "a stratified hold-out")
-    m = c.add_argument_group("classifier")
-    add_network_args(m, Classifier, "probabilities")
-    m.add_argument(
-        "--label-smoothing",
-        type=unit_fraction,
-        help=h("smooth the training targets by this much", "label_smoothing"),
-    )
-    m.add_argument("--class-weight", choices=["balanced"],
-                   help=h("weight the loss by inverse class frequency", "class_weight",
-                          "none: every class alike"))  # fmt: skip
-    add_common_train_args(c, Classifier)
-
-
-def classify_inputs(args: argparse.Namespace) -> tuple[dict, dict]:
-    """The run's ``data`` section and the estimator options from the flags of
-    ``add_classify_args``, every option validated (nothing is written yet)."""
-    from lstmkit.estimators.classifier import Classifier
-
-    options = train_options(args, Classifier)
-    Classifier(**options).check_options()  # every option checked before anything is written
-    data = {"source": source_path(args.data), "test_source": source_path(args.test_data),
-            "test_fraction": args.test_fraction, "data_dir": args.data_dir}  # fmt: skip
-    return data, options
-
-
-def cmd_train_classify(args: argparse.Namespace) -> int:
-    from lstmkit.tasks.classify import run_classify
-
-    data, options = classify_inputs(args)
-
-    def report(metrics: dict, run_dir: Path) -> None:
-        print(f"classify {args.data}: test accuracy {metrics['test_accuracy']:.4f}")
-        print_metrics(metrics, run_dir)
-
-    return train_task(args, "classify", run_classify, data, options, report)
-
-
 def cmd_resume(args: argparse.Namespace) -> int:
     """Continue a run from its checkpoint.pt, in as many processes as it had (or --nproc)."""
     from lstmkit.runs import read_config
@@ -162,17 +117,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     config = read_config(run_dir)
     if not (run_dir / "checkpoint.pt").is_file():
         raise ValueError(f"{run_dir} has no checkpoint.pt to resume from")
-    if config["task"] == "textgen":
-        from lstmkit.cli.textgen_cmds import resume_textgen as resume
-    elif config["task"] == "forecast":
-        from lstmkit.cli.forecast_cmds import resume_forecast as resume
-    elif config["task"] == "classify":
-        resume = _resume_classify
-    elif config["task"] == "regress":
-        from lstmkit.cli.regress_cmds import resume_regress as resume
-    else:
+    if config["task"] not in RESUME:
         raise ValueError(f"resume does not support task {config['task']!r} yet")
-    work, report = resume(run_dir, config)
+    work, report = RESUME[config["task"]](run_dir, config)
     return run_training(
         args,
         config["task"],
@@ -184,18 +131,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     )
 
 
-def _resume_classify(run_dir: Path, config: dict):
-    """``lstmkit resume`` of a classify run: its work and report for ``run_training``."""
-    from lstmkit.tasks.classify import run_classify
-
-    def report(metrics: dict, run_dir: Path) -> None:
-        print(f"resumed {run_dir}: test accuracy {metrics['test_accuracy']:.4f}")
-        print_metrics(metrics, run_dir)
-
-    return resume_work(run_classify, config), report
-
-
-def _require_task(run_dir: str, allowed: tuple[str, ...], command: str) -> str:
+def _require_task(run_dir: str, allowed, command: str) -> str:
     """The run's task, or a one-line error when ``command`` does not apply to it."""
     from lstmkit.runs import read_config
 
@@ -210,7 +146,7 @@ def _require_task(run_dir: str, allowed: tuple[str, ...], command: str) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from lstmkit.runs import read_config
 
-    task = _require_task(args.run_dir, ("classify", "regress", "forecast", "textgen"), "evaluate")
+    task = _require_task(args.run_dir, EVALUATED, "evaluate")
     if task == "textgen":
         from lstmkit.tasks.textgen import evaluate_run
     elif task == "forecast" and read_config(args.run_dir).get("panel"):
@@ -228,54 +164,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from lstmkit.estimators.loading import load
-
-    task = _require_task(args.run_dir, ("classify", "regress", "forecast"), "predict")
-    if task == "forecast":
-        from lstmkit.cli.forecast_cmds import predict_forecast
-
-        return predict_forecast(args)
-    if task == "regress":
-        from lstmkit.cli.regress_cmds import predict_regress
-
-        return predict_regress(args)
-    path = None if args.output is None else output_file(args.output, args.overwrite)
-    clf = load(args.run_dir)
-    X, lengths = read_sequence_inputs(Path(args.input))
-    proba = clf.predict_proba(X, lengths)
-    labels = clf.classes_[proba.argmax(1)]
-    out = io.StringIO()
-    names = [str(c) for c in clf.classes_]
-    out.write(",".join(["label"] + [f"p_{n}" for n in names]) + "\n")
-    for label, row in zip(labels, proba, strict=True):
-        out.write(",".join([str(label)] + [f"{p:.6f}" for p in row]) + "\n")
-    if path is None:
-        sys.stdout.write(out.getvalue())
-        return 0
-    from lstmkit.train.checkpoint import atomic_write_text
-
-    atomic_write_text(path, out.getvalue())
-    print(f"wrote {len(labels)} predictions to {path}")
-    return 0
+    return PREDICT[_require_task(args.run_dir, tuple(PREDICT), "predict")](args)
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
     import numpy as np
 
     from lstmkit.estimators.loading import load
-
-    path = output_file(args.output, args.overwrite, ".npy")
-    task = _require_task(args.run_dir, ("classify", "regress"), "extract")
-    clf = load(args.run_dir)
-    if task == "regress":
-        from lstmkit.cli.regress_cmds import regression_inputs
-
-        X, lengths = regression_inputs(Path(args.input))
-    else:
-        X, lengths = read_sequence_inputs(Path(args.input))
-    features = clf.extract(X, lengths, args.pool)
     from lstmkit.train.checkpoint import atomic_write_bytes
 
+    path = output_file(args.output, args.overwrite, ".npy")
+    task = _require_task(args.run_dir, tuple(EXTRACT_INPUTS), "extract")
+    model = load(args.run_dir)
+    X, lengths = EXTRACT_INPUTS[task](Path(args.input))
+    features = model.extract(X, lengths, args.pool)
     buf = io.BytesIO()
     np.save(buf, features)
     atomic_write_bytes(path, buf.getvalue())
