@@ -4,10 +4,10 @@ dependencies taken from this environment's site-packages, as a preinstalled CPU 
 be), trains a classifier and a forecaster and answers ``--version`` from its own files; its
 metadata names every extra in ``all``.
 
-The C++ kernels are compiled on first use into the user cache; a compile costs minutes on 2
-cores, so here the wheel runs with no compiler (``CXX`` pointing nowhere, an empty cache) and
-must fall back to the eager kernels with one warning (tests/kernels builds them from the same
-sources the wheel ships)."""
+The C++ kernels are compiled on first use into the user cache (``~/.cache/lstmkit``, HOME
+pointed at an empty folder here) from the sources the wheel carries, and a training with
+``--backend fused`` then runs them without a warning; with no compiler (``CXX`` pointing
+nowhere, an empty cache) the wheel falls back to the eager kernels with one warning."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ def test_the_metadata_has_one_version_and_all_names_every_extra(dist):
     assert named == extras, (named, extras)
 
 
-def test_the_installed_wheel_trains_outside_the_checkout(dist, tmp_path):
+def _venv_with_wheel(dist: Path, tmp_path: Path) -> tuple[Path, Path, dict]:
+    """A fresh venv holding the wheel (its dependencies from this environment), an empty work
+    folder and the environment to run in: (python, work folder, env)."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -91,6 +93,12 @@ def test_the_installed_wheel_trains_outside_the_checkout(dist, tmp_path):
     work = tmp_path / "work"  # a folder with no lstmkit source in sight
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return python, work, env
+
+
+def test_the_installed_wheel_trains_outside_the_checkout(dist, tmp_path):
+    python, work, env = _venv_with_wheel(dist, tmp_path)
+    venv = tmp_path / "venv"
     env |= {"CXX": str(tmp_path / "no-compiler"), "LSTMKIT_CACHE": str(tmp_path / "cache")}
 
     def run(*args, timeout=300):
@@ -126,3 +134,25 @@ def test_the_installed_wheel_trains_outside_the_checkout(dist, tmp_path):
             "--out", "fc")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert (work / "fc" / "metrics.json").is_file()
+
+
+def test_the_installed_wheel_builds_its_kernels_into_the_user_cache(dist, tmp_path):
+    python, work, env = _venv_with_wheel(dist, tmp_path)
+    home = tmp_path / "home"
+    env = {k: v for k, v in env.items() if k not in ("CXX", "LSTMKIT_CACHE")} | {"HOME": str(home)}
+    code = ("from lstmkit.kernels import _ext; import lstmkit; ok = _ext.load(); "
+            "print(ok, lstmkit.__file__, _ext.build_folder(), _ext.error())")  # fmt: skip
+    r = subprocess.run([python, "-c", code], cwd=work, env=env, capture_output=True, text=True,
+                       timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    ok, where, folder, _ = r.stdout.split(maxsplit=3)
+    assert ok == "True", r.stdout + r.stderr[-2000:]
+    assert Path(where).is_relative_to(tmp_path / "venv")  # the wheel's sources were compiled
+    assert Path(folder).is_relative_to(home / ".cache" / "lstmkit")
+    assert (Path(folder) / "built.json").is_file()
+    r = subprocess.run([str(tmp_path / "venv" / "bin" / "lstmkit"), "train", "classify", "--data",
+                        "digits", "--epochs", "1", "--hidden", "8", "--backend", "fused",
+                        "--out", "clf"], cwd=work, env=env, capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "unavailable" not in r.stderr  # loaded from the cache, no rebuild, no fallback
