@@ -39,6 +39,31 @@ def test_swa_and_augmentation_train_and_the_saved_run_is_the_averaged_model(tmp_
     assert not np.allclose(plain.predict_proba(X), clf.predict_proba(X))
 
 
+@pytest.mark.parametrize("augment", ["slice", "mixup"])
+def test_swa_batch_norm_statistics_come_from_the_training_data_as_it_is(augment):
+    # the refresh pass after averaging runs the plain model on the training batches, not
+    # augmented copies of them: the statistics are those of one more pass over X itself
+    import copy
+
+    import torch
+
+    from lstmkit.train.swa import refresh_batch_norm
+
+    X, y = _toy()
+    options = FCN | {"batch_size": 128, "val_fraction": 0.0}  # one batch: order-free statistics
+    clf = Classifier(**options, augment=augment, swa=0.5).fit(X, y)
+    model = clf.model_
+    again = copy.deepcopy(model)
+    x, _ = clf._inputs(X, None)  # standardised as the training batches were
+    refresh_batch_norm(again, [x], lambda m, x: m(x, None))
+    norms = [
+        (n, b) for n, b in model.named_buffers() if n.endswith(("running_mean", "running_var"))
+    ]
+    assert norms
+    for name, buf in norms:
+        torch.testing.assert_close(buf, dict(again.named_buffers())[name], rtol=1e-4, atol=1e-5)
+
+
 def test_regressor_mixup_blends_the_targets_and_learns():
     X, _ = _toy(n=128)
     target = X[:, :, 0].mean(1) * 3.0 + 10.0

@@ -68,6 +68,13 @@ def _augmented(batch: tuple, augment: str):
     return x, lengths, None
 
 
+def plain_forward(model, batch) -> torch.Tensor:
+    """The model's output for a training batch as it is (no augmentation): what the batch-norm
+    refresh of stochastic weight averaging runs."""
+    x, _, lengths = batch
+    return model(x, lengths)
+
+
 def step_loss(model, batch, weight: torch.Tensor | None = None, smoothing: float = 0.0,
               augment: str = "none"):  # fmt: skip
     y = batch[1]
@@ -164,7 +171,7 @@ def fit_members(
         if len(members) > 1:  # member k starts from seed + k's weights, as one model would
             torch.manual_seed(c.seed)
             member.load_state_dict(type(member)(member.config).state_dict())
-        trainer = Trainer(member, c, step, check, folder, progress, callbacks)
+        trainer = Trainer(member, c, step, check, folder, progress, callbacks, plain_forward)
         checkpoint = None if folder is None else folder / "checkpoint.pt"
         if resume and checkpoint is not None and (len(members) == 1 or checkpoint.exists()):
             trainer.resume_from(checkpoint)

@@ -88,8 +88,12 @@ class Trainer:
         run_dir: str | Path | None = None,
         progress: bool = False,
         callbacks: Sequence[EpochCallback] = (),
+        forward: Callable[[nn.Module, tuple], object] | None = None,
     ) -> None:
         self.model, self.config = model, config
+        # a forward pass of one training batch, no augmentation, no loss: the batch-norm refresh
+        # of ``swa`` (default: step_loss, whose loss is then dropped)
+        self.forward = forward
         self.callbacks = tuple(callbacks)
         self.step_loss, self.evaluate = step_loss, evaluate
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -224,10 +228,11 @@ class Trainer:
         pass over the training data) replace the best epoch's, in model.pt too."""
         self.model.load_state_dict(self.swa.mean)
 
+        plain = self.forward or self.step_loss
+
         def forward(model: nn.Module, batch: tuple) -> None:
             with autocast:
-                self.step_loss(model, tuple(None if t is None else t.to(self.device)
-                                            for t in batch))  # fmt: skip
+                plain(model, tuple(None if t is None else t.to(self.device) for t in batch))
 
         c = self.config
         refresh_batch_norm(self.model, train.batches(epoch_generator(c.seed, c.epochs)), forward)
