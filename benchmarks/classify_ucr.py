@@ -40,7 +40,7 @@ PUBLISHED = {
                   "HC2": 0.8863},
     "OSULeaf": {"LSTM-FCN": 0.9835, "InceptionTime": 0.9421, "MiniRocket": 0.9576, "HC2": 0.9656},
 }  # fmt: skip
-SETS = ("GunPoint", "ArrowHead", "OSULeaf", "BasicMotions")
+SETS = ("GunPoint", "ArrowHead", "OSULeaf", "BasicMotions", "PLAID")  # PLAID: variable length
 
 
 def lstmkit_row(options: dict, train, test) -> dict:
@@ -59,15 +59,26 @@ def lstmkit_row(options: dict, train, test) -> dict:
 def minirocket_row(train, test) -> dict:
     from sklearn.linear_model import RidgeClassifierCV
     from sklearn.preprocessing import StandardScaler
-    from sktime.transformations.panel.rocket import MiniRocketMultivariate
+    from sktime.transformations.panel.rocket import (
+        MiniRocketMultivariate,
+        MiniRocketMultivariateVariable,
+    )
 
-    def panel(data):  # sktime's numpy3D: (N, C, L)
-        return np.ascontiguousarray(data.X.transpose(0, 2, 1), dtype=np.float64)
+    def panel(data):
+        if data.lengths is None:  # sktime's numpy3D: (N, C, L)
+            return np.ascontiguousarray(data.X.transpose(0, 2, 1), dtype=np.float64)
+        import pandas as pd  # variable length: a DataFrame (L_i, C) per series, no padding
+
+        pairs = zip(data.X, data.lengths, strict=True)
+        return [pd.DataFrame(x[:n].astype(np.float64)) for x, n in pairs]
 
     # by hand, not sklearn's Pipeline (scikit-learn 1.9's callback hooks break on sktime's
     # transformers)
     t0 = time.perf_counter()
-    transform = MiniRocketMultivariate(random_state=0).fit(panel(train))
+    if train.lengths is None:
+        transform = MiniRocketMultivariate(random_state=0).fit(panel(train))
+    else:  # its authors' variant for unequal lengths (dilations up to the longest series)
+        transform = MiniRocketMultivariateVariable(random_state=0).fit(panel(train))
     scaler = StandardScaler(with_mean=False)
     features = scaler.fit_transform(np.asarray(transform.transform(panel(train))))
     ridge = RidgeClassifierCV(alphas=np.logspace(-3, 3, 10)).fit(features, train.y)

@@ -30,13 +30,11 @@ import ast
 import contextlib
 import hashlib
 import inspect
-import os
 import re
 import shlex
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,16 +213,6 @@ def numbers(line: str) -> list[str]:
     return re.findall(NUMBER, line)
 
 
-@contextlib.contextmanager
-def cwd(path: Path) -> Iterator[None]:
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 class PageRun:
     """Runs one page's blocks in order in ``folder``; ``shared`` holds run directories that other
     pages make, ``full`` keeps the page's own settings. ``report`` collects full-mode number
@@ -250,7 +238,7 @@ class PageRun:
         missing = needs("".join(b.text for b in all_blocks if not b.skip))
         if missing:
             raise Unavailable(f"{self.name}: {missing}")
-        with cwd(self.folder):
+        with contextlib.chdir(self.folder):
             for block in all_blocks:
                 if block.skip:
                     self.not_run.append(f"{self.name}:{block.line}: {block.skip}")
@@ -331,7 +319,7 @@ class PageRun:
         made = self.shared / "made"
         if not (made / run).exists():
             made.mkdir(parents=True, exist_ok=True)
-            with cwd(made):
+            with contextlib.chdir(made):
                 PageRun(self.page, made, self.shared, self.full).shell(maker, {run})
         shutil.copytree(made / run, self.folder / run)
 
