@@ -75,10 +75,9 @@ def minirocket_row(train, test) -> dict:
     # by hand, not sklearn's Pipeline (scikit-learn 1.9's callback hooks break on sktime's
     # transformers)
     t0 = time.perf_counter()
-    if train.lengths is None:
-        transform = MiniRocketMultivariate(random_state=0).fit(panel(train))
-    else:  # its authors' variant for unequal lengths (dilations up to the longest series)
-        transform = MiniRocketMultivariateVariable(random_state=0).fit(panel(train))
+    # unequal lengths: its authors' variant (dilations up to the longest series)
+    rocket = MiniRocketMultivariate if train.lengths is None else MiniRocketMultivariateVariable
+    transform = rocket(random_state=0).fit(panel(train))
     scaler = StandardScaler(with_mean=False)
     features = scaler.fit_transform(np.asarray(transform.transform(panel(train))))
     ridge = RidgeClassifierCV(alphas=np.logspace(-3, 3, 10)).fit(features, train.y)

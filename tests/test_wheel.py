@@ -74,37 +74,49 @@ def test_the_metadata_has_one_version_and_all_names_every_extra(dist):
     assert named == extras, (named, extras)
 
 
-def _venv_with_wheel(dist: Path, tmp_path: Path) -> tuple[Path, Path, dict]:
-    """A fresh venv holding the wheel (its dependencies from this environment), an empty work
-    folder and the environment to run in: (python, work folder, env)."""
-    venv = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def venv(dist, tmp_path_factory) -> Path:
+    """A fresh venv holding the wheel; its dependencies (torch's CPU build among them) come from
+    this environment, lstmkit only from the wheel."""
+    venv = tmp_path_factory.mktemp("wheel-env") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
                                 "['purelib'])"], capture_output=True, text=True,
                                check=True).stdout.strip())  # fmt: skip
-    # the dependencies (torch's CPU build among them) from here; lstmkit only from the wheel:
     # a .pth path line adds the folder without running its .pth files (the editable install's)
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     r = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
                         "--no-deps", "--quiet", str(_wheel(dist))], capture_output=True,
                        text=True)  # fmt: skip
     assert r.returncode == 0, r.stderr
-    work = tmp_path / "work"  # a folder with no lstmkit source in sight
+    return venv
+
+
+def _runner(tmp_path: Path, **env_changes: str | None):
+    """``run(*args, timeout=300)`` in a fresh folder with no lstmkit source in sight, in this
+    environment less PYTHONPATH / VIRTUAL_ENV, with ``env_changes`` (None: removed); and the
+    folder."""
+    work = tmp_path / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return python, work, env
-
-
-def test_the_installed_wheel_trains_outside_the_checkout(dist, tmp_path):
-    python, work, env = _venv_with_wheel(dist, tmp_path)
-    venv = tmp_path / "venv"
-    env |= {"CXX": str(tmp_path / "no-compiler"), "LSTMKIT_CACHE": str(tmp_path / "cache")}
+    for k, v in env_changes.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
 
     def run(*args, timeout=300):
-        return subprocess.run(args, cwd=work, env=env, capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+        return subprocess.run([str(a) for a in args], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=timeout)  # fmt: skip
 
+    return run, work
+
+
+def test_the_installed_wheel_trains_outside_the_checkout(venv, tmp_path):
+    python = venv / "bin" / "python"
+    run, work = _runner(tmp_path, CXX=str(tmp_path / "no-compiler"),
+                        LSTMKIT_CACHE=str(tmp_path / "cache"))  # fmt: skip
     r = run(python, "-c", "import lstmkit; print(lstmkit.__file__); print(lstmkit.__version__)")
     assert r.returncode == 0, r.stderr
     where, version = r.stdout.split()
@@ -136,23 +148,19 @@ def test_the_installed_wheel_trains_outside_the_checkout(dist, tmp_path):
     assert (work / "fc" / "metrics.json").is_file()
 
 
-def test_the_installed_wheel_builds_its_kernels_into_the_user_cache(dist, tmp_path):
-    python, work, env = _venv_with_wheel(dist, tmp_path)
+def test_the_installed_wheel_builds_its_kernels_into_the_user_cache(venv, tmp_path):
     home = tmp_path / "home"
-    env = {k: v for k, v in env.items() if k not in ("CXX", "LSTMKIT_CACHE")} | {"HOME": str(home)}
+    run, _ = _runner(tmp_path, HOME=str(home), CXX=None, LSTMKIT_CACHE=None)
     code = ("from lstmkit.kernels import _ext; import lstmkit; ok = _ext.load(); "
             "print(ok, lstmkit.__file__, _ext.build_folder(), _ext.error())")  # fmt: skip
-    r = subprocess.run([python, "-c", code], cwd=work, env=env, capture_output=True, text=True,
-                       timeout=600)  # fmt: skip
+    r = run(venv / "bin" / "python", "-c", code, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     ok, where, folder, _ = r.stdout.split(maxsplit=3)
     assert ok == "True", r.stdout + r.stderr[-2000:]
-    assert Path(where).is_relative_to(tmp_path / "venv")  # the wheel's sources were compiled
+    assert Path(where).is_relative_to(venv)  # the wheel's sources were compiled
     assert Path(folder).is_relative_to(home / ".cache" / "lstmkit")
     assert (Path(folder) / "built.json").is_file()
-    r = subprocess.run([str(tmp_path / "venv" / "bin" / "lstmkit"), "train", "classify", "--data",
-                        "digits", "--epochs", "1", "--hidden", "8", "--backend", "fused",
-                        "--out", "clf"], cwd=work, env=env, capture_output=True, text=True,
-                       timeout=300)  # fmt: skip
+    r = run(venv / "bin" / "lstmkit", "train", "classify", "--data", "digits", "--epochs", "1",
+            "--hidden", "8", "--backend", "fused", "--out", "clf")  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     assert "unavailable" not in r.stderr  # loaded from the cache, no rebuild, no fallback

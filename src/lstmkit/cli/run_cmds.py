@@ -131,7 +131,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     )
 
 
-def _require_task(run_dir: str, allowed, command: str) -> str:
+def _require_task(run_dir: str, allowed: tuple[str, ...], command: str) -> str:
     """The run's task, or a one-line error when ``command`` does not apply to it."""
     from lstmkit.runs import read_config
 
