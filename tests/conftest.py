@@ -9,6 +9,7 @@ outputs plus the gradient of every input (``d<name>``) and every parameter (``d<
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -100,6 +101,49 @@ def rnn(
         out, state = module(x, hx, lengths=lengths)
     h_n, c_n = state if isinstance(state, tuple) else (state, None)
     return {"output": out, "h_n": h_n, "c_n": c_n}
+
+
+# ---------------------------------------------------------------- parallel runs (pytest-xdist)
+# The longest modules (measured on 2 cores), longest first: dealt out first, so that no worker
+# starts a two-minute test while the other has nothing left (longest-first scheduling).
+LONGEST_FIRST = (
+    "tests/docs/test_doc_examples.py",
+    "tests/cli/test_cli_gunpoint.py",
+    "tests/cli/test_cli_core.py",
+    "tests/cli/test_cli_distributed.py",
+    "tests/test_wheel.py",
+    "tests/kernels/test_ext_loading.py",
+    "tests/export/test_export_graphs.py",
+    "tests/export/test_export_cli.py",
+    "tests/cli/test_cli_classify.py",
+    "tests/cli/test_cli_forecast.py",
+    "tests/serve/test_serve_http.py",
+)
+# Modules whose tests share nothing (each trains its own): dealt out test by test.
+UNGROUPED = ("tests/docs/test_doc_examples.py",)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test`` runs one worker per core) each worker, and every
+    process it starts, uses one torch thread: the workers share the cores, not oversubscribe."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """For ``--dist loadgroup``: a module's tests run on one worker (its module-scoped trained
+    fixtures are built once), UNGROUPED ones test by test; LONGEST_FIRST modules go first."""
+    root = config.rootpath
+
+    def module(item: pytest.Item) -> str:
+        return item.path.relative_to(root).as_posix()
+
+    for item in items:
+        if config.pluginmanager.hasplugin("xdist") and module(item) not in UNGROUPED:
+            item.add_marker(pytest.mark.xdist_group(module(item)))
+    rank = {m: k for k, m in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(module(item), len(rank)))  # stable: else as collected
 
 
 _ONE_THREAD_DIRS = ("nn", "kernels", "textgen", "inspect", "export")

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lstmkit.models import ClassifierConfig, FCNConfig, FeatureConfig, SequenceClassifier
-from lstmkit.models.fcn import FCNBranches
+from lstmkit.models.fcn import FCNBranches, MaskedBatchNorm1d
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -35,6 +35,51 @@ def test_shapes_and_padding(arch, shuffle):
         pooled, local = model.features(padded, lengths)
     assert pooled.shape == (2, 128 + 8) and local.shape == (2, 20, 128)
     assert local[0, 13:].abs().max() == 0  # zeros past the length
+
+
+@pytest.mark.parametrize("arch", ["lstm-fcn", "mlstm-fcn"])
+def test_training_forward_ignores_padding(arch):
+    """In training mode too (batch statistics), a batch's outputs do not depend on how far it is
+    padded: batch norm counts only the valid steps (before, 300 steps of padding dragged its
+    mean toward the padding and changed every series' logits)."""
+    model = _model(arch, L=40).train()
+    model.features.rnn_dropout.p = 0.0
+    x = torch.randn(4, 12, 3)
+    lengths = torch.tensor([12, 5, 9, 12])
+    x = x * (torch.arange(12)[None, :, None] < lengths[:, None, None])
+    torch.manual_seed(1)
+    cropped = model(x, lengths)
+    torch.manual_seed(1)
+    padded = model(F.pad(x, (0, 0, 0, 28)), lengths)
+    torch.testing.assert_close(padded, cropped, rtol=1e-5, atol=1e-5)
+    norms = [m for m in model.modules() if isinstance(m, MaskedBatchNorm1d)]
+    assert len(norms) == 3 and all(int(m.num_batches_tracked) == 2 for m in norms)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_masked_batch_norm_is_batch_norm_over_the_valid_steps(momentum):
+    """Outputs and running statistics (exponential or cumulative) equal torch's BatchNorm1d
+    over the valid steps laid end to end; with no mask, or in eval mode, it is BatchNorm1d."""
+    torch.manual_seed(0)
+    x = torch.randn(5, 4, 12, dtype=torch.float64)
+    lengths = torch.tensor([12, 7, 3, 12, 9])
+    mask = (torch.arange(12)[None] < lengths[:, None]).unsqueeze(1)
+    ours = MaskedBatchNorm1d(4, momentum=momentum).double()
+    theirs = torch.nn.BatchNorm1d(4, momentum=momentum).double()
+    with torch.no_grad():
+        ours.weight.uniform_(0.5, 2), ours.bias.uniform_(-1, 1)
+        theirs.load_state_dict(ours.state_dict())
+    for _ in range(2):
+        out = ours(x, mask)
+        valid = torch.cat([x[i, :, :n] for i, n in enumerate(lengths)], 1)[None]
+        ref = theirs(valid)
+        got = torch.cat([out[i, :, :n] for i, n in enumerate(lengths)], 1)[None]
+        torch.testing.assert_close(got, ref)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(ours, name), getattr(theirs, name))
+    torch.testing.assert_close(ours(x), theirs(x))  # no mask: plain batch norm
+    ours.eval(), theirs.eval()
+    torch.testing.assert_close(ours(x, mask), theirs(x))  # eval: running statistics
 
 
 def test_shuffle_reads_channels_as_steps():

@@ -229,7 +229,7 @@ class SequenceEstimator(SavedEstimator):
         lt = None if lengths is None else torch.from_numpy(lengths)
         c = self.train_config_
         batch = c.batch_size if shuffle else max(256, c.batch_size)
-        return TensorBatches((xt, torch.from_numpy(y), lt), batch, shuffle)
+        return TensorBatches((xt, torch.from_numpy(y), lt), batch, shuffle, crop=(0, 2))
 
     # ------------------------------------------------------------------ inference
     def _inputs(self, X, lengths) -> tuple[torch.Tensor, torch.Tensor | None]:

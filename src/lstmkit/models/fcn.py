@@ -2,7 +2,9 @@
 recurrent branch, concatenated before the classifier.
 
 * FCN branch: three Conv1d blocks (128, 256, 128 filters, kernels 8, 5, 3, "same" padding),
-  each with batch normalisation and ReLU, then global average pooling over the valid steps;
+  each with batch normalisation (its statistics over the valid steps only) and ReLU, padded
+  steps zeroed after each block, then global average pooling over the valid steps: a series'
+  output does not depend on how much padding its batch carries;
   ``squeeze_excite=True`` (MLSTM-FCN) puts a squeeze-and-excite block (reduction 16) after the
   first two blocks.
 * Recurrent branch: lstmkit's LSTM stack (any cell and backend) over the *dimension-shuffled*
@@ -28,7 +30,7 @@ from torch import Tensor, nn
 
 from lstmkit.models.features import FeatureConfig, FeatureExtractor
 
-__all__ = ["FCN_FILTERS", "FCN_KERNELS", "FCNBranches", "FCNConfig"]
+__all__ = ["FCN_FILTERS", "FCN_KERNELS", "FCNBranches", "FCNConfig", "MaskedBatchNorm1d"]
 
 FCN_FILTERS = (128, 256, 128)
 FCN_KERNELS = (8, 5, 3)
@@ -77,6 +79,37 @@ class SqueezeExcite(nn.Module):
         return x * self.gate(_masked_mean(x, mask)).unsqueeze(-1)
 
 
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` over (N, C, L) whose training statistics count only the valid steps
+    (``mask`` (N, 1, L), True where a step lies within its series' length): padding would
+    otherwise drag the batch mean toward the padded value, by how much depending on how long
+    the batch's longest series is. Without a mask, or in eval mode (running statistics), it is
+    ``nn.BatchNorm1d``; same parameters and buffers, so its state dicts are interchangeable."""
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        if mask is None or not self.training:
+            return super().forward(x)
+        m = mask.to(x.dtype)
+        count = m.sum()
+        mean = (x * m).sum((0, 2)) / count  # (C,)
+        var = (((x - mean[:, None]) * m) ** 2).sum((0, 2)) / count  # biased, for normalising
+        if self.track_running_stats and self.running_mean is not None:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                factor = (
+                    1.0 / float(self.num_batches_tracked)
+                    if self.momentum is None  # cumulative average (SWA's refresh)
+                    else self.momentum
+                )
+                unbiased = var * count / (count - 1).clamp(min=1)
+                self.running_mean.lerp_(mean.detach(), factor)
+                self.running_var.lerp_(unbiased.detach(), factor)
+        out = (x - mean[:, None]) * torch.rsqrt(var[:, None] + self.eps)
+        if self.affine:
+            out = out * self.weight[:, None] + self.bias[:, None]
+        return out
+
+
 def _masked_mean(x: Tensor, mask: Tensor | None) -> Tensor:
     """Mean over the last axis of (N, C, L), over the valid steps when ``mask`` is given."""
     if mask is None:
@@ -100,7 +133,7 @@ class FCNBranches(nn.Module):
         width = c.channels
         for filters, kernel in zip(FCN_FILTERS, FCN_KERNELS, strict=True):
             convs.append(nn.Conv1d(width, filters, kernel))  # "same" padding in forward
-            norms.append(nn.BatchNorm1d(filters))
+            norms.append(MaskedBatchNorm1d(filters))
             width = filters
         if c.squeeze_excite:
             excite = [SqueezeExcite(f) for f in FCN_FILTERS[:2]]
@@ -130,7 +163,7 @@ class FCNBranches(nn.Module):
         h = x.transpose(1, 2)  # (N, C, L)
         for k, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             k_size = conv.kernel_size[0]  # "same" as Keras pads an even kernel: one more right
-            h = F.relu(norm(conv(F.pad(h, ((k_size - 1) // 2, k_size // 2)))))
+            h = F.relu(norm(conv(F.pad(h, ((k_size - 1) // 2, k_size // 2))), mask))
             if mask is not None:
                 h = h * mask  # padded steps stay zero for the next convolution
             if k < len(self.excite):

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-__all__ = ["TensorBatches", "check_rank", "epoch_generator", "shard_indices"]
+__all__ = ["BUCKET_BATCHES", "TensorBatches", "check_rank", "epoch_generator", "shard_indices"]
+
+BUCKET_BATCHES = 8  # batches per length-sorted chunk of an epoch (bucket=True)
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -46,9 +48,24 @@ class TensorBatches:
 
     ``shard(rank, world_size)``: the same batches for one process of a data-parallel run, which
     sees only its ``shard_indices`` of every epoch's order (the same permutation on every rank).
+
+    ``crop=(i, j)``: ``tensors[j]`` holds the lengths (N,) of the padded sequences ``tensors[i]``
+    (N, L, ...); each batch's sequences are cut to the batch's longest length, so a batch of
+    short series does not carry the padding of the longest series in the data (a model that
+    respects its lengths computes the same thing, on fewer steps). ``bucket=True`` (with crop)
+    also groups series of like length: each epoch's shuffled order is cut into chunks of
+    ``BUCKET_BATCHES`` batches, each chunk sorted by length (ties keep their random order) and
+    cut into batches, and the batches are shuffled; a batch then carries little padding.
     """
 
-    def __init__(self, tensors: tuple[Tensor | None, ...], batch_size: int, shuffle: bool) -> None:
+    def __init__(
+        self,
+        tensors: tuple[Tensor | None, ...],
+        batch_size: int,
+        shuffle: bool,
+        crop: tuple[int, int] | None = None,
+        bucket: bool = False,
+    ) -> None:
         present = [t for t in tensors if t is not None]
         if not present:
             raise ValueError("TensorBatches needs at least one tensor")
@@ -56,13 +73,15 @@ class TensorBatches:
         if any(t.shape[0] != self.n for t in present):
             raise ValueError(f"tensors differ in length: {[t.shape[0] for t in present]}")
         self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
+        self.crop = None if crop is None or tensors[crop[1]] is None else crop
+        self.bucket = bucket and self.crop is not None and shuffle
         self.rank, self.world_size = 0, 1
 
     def shard(self, rank: int, world_size: int) -> TensorBatches:
         """This process's batches in a ``world_size``-process run: ceil(N / world_size) samples
         per epoch, in batches of ``batch_size`` (the batch size is per process)."""
         check_rank(rank, world_size)
-        out = TensorBatches(self.tensors, self.batch_size, self.shuffle)
+        out = TensorBatches(self.tensors, self.batch_size, self.shuffle, self.crop, self.bucket)
         out.rank, out.world_size = rank, world_size
         return out
 
@@ -81,6 +100,24 @@ class TensorBatches:
             order = torch.arange(self.n)
         if self.world_size > 1:
             order = shard_indices(order, self.rank, self.world_size)
-        for start in range(0, len(order), self.batch_size):
+        starts = torch.arange(0, len(order), self.batch_size)
+        if self.bucket:
+            order = self._bucketed(order)
+            starts = starts[torch.randperm(len(starts), generator=generator)]
+        for start in starts.tolist():
             idx = order[start : start + self.batch_size]
-            yield tuple(None if t is None else t[idx] for t in self.tensors)
+            batch = [None if t is None else t[idx] for t in self.tensors]
+            if self.crop is not None:
+                i, j = self.crop
+                batch[i] = batch[i][:, : int(batch[j].max())]
+            yield tuple(batch)
+
+    def _bucketed(self, order: Tensor) -> Tensor:
+        """``order`` with each chunk of BUCKET_BATCHES batches sorted by length (stable)."""
+        lengths = self.tensors[self.crop[1]]
+        chunk = self.batch_size * BUCKET_BATCHES
+        parts = []
+        for start in range(0, len(order), chunk):
+            part = order[start : start + chunk]
+            parts.append(part[torch.sort(lengths[part], stable=True).indices])
+        return torch.cat(parts)
