@@ -62,6 +62,8 @@ def test_bad_options():
         Classifier(arch="fcn").check_options()
     with pytest.raises(ValueError, match="fcn_shuffle must be True or False"):
         Classifier(arch="lstm-fcn", fcn_shuffle="yes").check_options()
+    with pytest.raises(ValueError, match="series_norm must be True or False"):
+        Classifier(arch="lstm-fcn", series_norm=1).check_options()
     with pytest.raises(ValueError, match="rnn_dropout"):
         Classifier(arch="lstm-fcn", rnn_dropout=1.5).check_options()
 
@@ -69,14 +71,16 @@ def test_bad_options():
 def test_cli_train_records_the_arch(tmp_path, cli_main):
     run = tmp_path / "run"
     code, _, err = cli_main("train", "classify", "--data", "digits", "--arch", "mlstm-fcn",
-                              "--no-fcn-shuffle", "--rnn-dropout", "0.5", "--hidden", "8",
+                              "--no-fcn-shuffle", "--rnn-dropout", "0.5", "--series-norm",
+                              "--hidden", "8",
                               "--layers", "1", "--epochs", "2", "--out", run)  # fmt: skip
     assert code == 0, err
     config = json.loads((run / "config.json").read_text())
     assert config["options"]["arch"] == "mlstm-fcn"
     assert config["model"]["arch"] == "mlstm-fcn"
     assert config["model"]["fcn"] == {"channels": 8, "length": 8, "shuffle": False,
-                                      "squeeze_excite": True, "rnn_dropout": 0.5}  # fmt: skip
+                                      "squeeze_excite": True, "rnn_dropout": 0.5,
+                                      "series_norm": True}  # fmt: skip
     assert json.loads((run / "metrics.json").read_text())["test_accuracy"] > 0.5
     code, _, err = cli_main("train", "classify", "--data", "digits", "--arch", "fcn",
                             "--out", tmp_path / "bad")  # fmt: skip

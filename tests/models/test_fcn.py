@@ -12,9 +12,11 @@ from lstmkit.models.fcn import FCNBranches, MaskedBatchNorm1d
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _model(arch="lstm-fcn", C=3, L=20, shuffle=True, cell="lstm", K=4) -> SequenceClassifier:
+def _model(
+    arch="lstm-fcn", C=3, L=20, shuffle=True, cell="lstm", K=4, series_norm=False
+) -> SequenceClassifier:
     torch.manual_seed(0)
-    fcn = FCNConfig(C, L, shuffle, arch == "mlstm-fcn", 0.8)
+    fcn = FCNConfig(C, L, shuffle, arch == "mlstm-fcn", 0.8, series_norm)
     rnn = FeatureConfig(input_size=fcn.rnn_input_size, hidden=8, layers=1, cell=cell)
     return SequenceClassifier(ClassifierConfig(rnn, K, arch=arch, fcn=fcn)).eval()
 
@@ -121,11 +123,41 @@ def test_any_cell_trains(cell):
     assert losses[-1] < 0.5 * losses[0]
 
 
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_series_norm_reads_every_scale_alike_and_tells_the_head_the_scale(shuffle):
+    """series_norm: a series and the same series scaled by 1e-4 and shifted give the same
+    per-step maps and the same branch features (what PLAID's currents, spread over six orders
+    of magnitude, need); only the 2C statistics at the end of the pooled features differ.
+    Padding is ignored as without it; constant series and a training batch of one are fine."""
+    model = _model(shuffle=shuffle, series_norm=True)
+    x, lengths = torch.randn(3, 20, 3, dtype=torch.float64), torch.tensor([20, 11, 6])
+    model = model.double()
+    with torch.no_grad():
+        pooled, local = model.features(x, lengths)
+        pooled2, local2 = model.features(x * 1e-4 - 2.0, lengths)
+    assert pooled.shape == (3, 128 + 8 + 6)
+    torch.testing.assert_close(local2, local)
+    torch.testing.assert_close(pooled2[:, :-6], pooled[:, :-6])
+    assert (pooled2[:, -6:] - pooled[:, -6:]).abs().min() > 0.01
+    with torch.no_grad():
+        alone = model(F.pad(x[1:2, :11], (0, 0, 0, 9)), lengths[1:2])
+    torch.testing.assert_close(alone, model(x, lengths)[1:2])
+    model.train()
+    flat = torch.zeros(2, 20, 3, dtype=torch.float64)
+    model(flat).sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    assert model(x[:1]).shape == (1, 4)  # batch of one: the running statistics
+
+
 def test_config_round_trip():
-    model = _model("mlstm-fcn", shuffle=False)
+    model = _model("mlstm-fcn", shuffle=False, series_norm=True)
     again = ClassifierConfig.from_dict(model.config.to_dict())
     assert again == model.config
     assert again.input_channels == 3 and again.fcn.rnn_input_size == 3
+    assert again.fcn.series_norm
+    old = model.config.to_dict()
+    del old["fcn"]["series_norm"]  # a config.json written before the option: off
+    assert not ClassifierConfig.from_dict(old).fcn.series_norm
 
 
 def test_bad_input():

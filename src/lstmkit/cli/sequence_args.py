@@ -55,6 +55,12 @@ def add_network_args(m, estimator: type, averaged: str) -> None:
         default=None,
         help=h("lstm-fcn: the recurrence reads each channel as one step", "fcn_shuffle"),
     )
+    m.add_argument(
+        "--series-norm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=h("lstm-fcn: read each series z-normalised, its scale beside", "series_norm"),
+    )
     m.add_argument("--rnn-dropout", type=unit_fraction,
                    help=h("lstm-fcn: dropout on the recurrent branch's last state",
                           "rnn_dropout"))  # fmt: skip

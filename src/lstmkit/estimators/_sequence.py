@@ -105,13 +105,14 @@ class SequenceEstimator(SavedEstimator):
 
     def fcn_config(self, channels: int, length: int, arch: str | None = None) -> FCNConfig | None:
         """The convolutional branch of lstm-fcn / mlstm-fcn (None for the encoder)."""
-        if not isinstance(self.fcn_shuffle, bool):
-            raise ValueError(f"fcn_shuffle must be True or False, got {self.fcn_shuffle!r}")
+        for name in ("fcn_shuffle", "series_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         arch = self._arch(arch)
         if arch == "encoder":
             return None
         return FCNConfig(channels, length, self.fcn_shuffle, arch == "mlstm-fcn",
-                         self.rnn_dropout)  # fmt: skip
+                         self.rnn_dropout, self.series_norm)  # fmt: skip
 
     def _auto_arch(self, n_train: int) -> str:
         """``arch`` for ``n_train`` training sequences; "auto" with an encoder-only option set

@@ -65,6 +65,10 @@ class Classifier(ClassifierMixin, SequenceEstimator):
         (the papers' dimension shuffle); False: the L steps of C channels.
     rnn_dropout : float, default 0.8
         lstm-fcn / mlstm-fcn: dropout on the recurrent branch's last state.
+    series_norm : bool, default False
+        lstm-fcn / mlstm-fcn: the network reads each series z-normalised per channel, and its
+        means and log standard deviations join the pooled features (for sets whose series
+        differ in scale by orders of magnitude, such as PLAID).
     cell : {"lstm", "peephole", "coupled", "gru", "layernorm"} or None, default None
         The recurrent step (docs: Cells and kernels). None: "lstm" for lstm-fcn / mlstm-fcn,
         "gru" for the encoder (validation splits: lstm x1 0.917 mean accuracy over GunPoint,
@@ -174,6 +178,7 @@ class Classifier(ClassifierMixin, SequenceEstimator):
         arch: str = "auto",
         fcn_shuffle: bool = True,
         rnn_dropout: float = 0.8,
+        series_norm: bool = False,
         hidden: int = 128,
         layers: int | None = None,
         cell: str | None = None,

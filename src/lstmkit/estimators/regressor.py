@@ -86,6 +86,7 @@ class Regressor(RegressorMixin, SequenceEstimator):
         arch: str = "lstm-fcn",
         fcn_shuffle: bool = True,
         rnn_dropout: float = 0.8,
+        series_norm: bool = False,
         hidden: int = 128,
         layers: int = 2,
         cell: str = "gru",

@@ -13,11 +13,17 @@ recurrent branch, concatenated before the classifier.
   measured; ``shuffle=False`` reads the L steps of C channels. Dropout (0.8 in the papers) on its
   last hidden state.
 
+* ``series_norm=True``: both branches read each series z-normalised per channel over its valid
+  steps (a set whose series differ in scale by orders of magnitude, as PLAID's currents do,
+  otherwise reaches the network as a few large series and many near-zero ones), and each
+  series' per-channel mean and log standard deviation, batch-normalised, join the pooled
+  features: the amplitude stays known to the head, in a well-scaled form.
+
 ``FCNBranches(config, rnn)`` (``rnn``: the recurrent branch's ``FeatureConfig``, input size L
 when shuffled, C otherwise; pooling "last") maps x (N, L, C), lengths (N,) or None to
-``(pooled, local)``: pooled (N, 128 + D*H), the concatenation, and local (N, L, 128), the last
-conv block's per-step maps (zeros past each length), as ``FeatureExtractor`` does for the
-encoder.
+``(pooled, local)``: pooled (N, 128 + D*H [+ 2C]), the concatenation, and local (N, L, 128),
+the last conv block's per-step maps (zeros past each length), as ``FeatureExtractor`` does for
+the encoder.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class FCNConfig:
     shuffle: bool = True
     squeeze_excite: bool = False
     rnn_dropout: float = 0.8  # on the recurrent branch's last state
+    series_norm: bool = False  # z-normalise each series; its mean and log scale go to the head
 
     def __post_init__(self) -> None:
         for name in ("channels", "length"):
@@ -117,6 +124,20 @@ def _masked_mean(x: Tensor, mask: Tensor | None) -> Tensor:
     return (x * mask).sum(-1) / mask.sum(-1).clamp(min=1)
 
 
+SERIES_STD_FLOOR = 1e-8  # a constant series is z-normalised to zeros, its log scale -18.4
+
+
+def series_normalise(x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """x (N, C, L) z-normalised per series and channel over its valid steps (zeros past them),
+    and the (N, 2C) statistics it removed: the means and the logs of the standard deviations."""
+    mean = _masked_mean(x, mask)  # (N, C)
+    centred = x - mean[..., None]
+    if mask is not None:
+        centred = centred * mask
+    std = _masked_mean(centred.square(), mask).clamp(min=SERIES_STD_FLOOR**2).sqrt()
+    return centred / std[..., None], torch.cat([mean, std.log()], 1)
+
+
 class FCNBranches(nn.Module):
     """The two branches of LSTM-FCN / MLSTM-FCN; see the module docstring."""
 
@@ -129,6 +150,10 @@ class FCNBranches(nn.Module):
             )
         self.config = c = config
         self.out_features = FCN_FILTERS[-1] + rnn.out_features
+        self.scale_norm = None
+        if c.series_norm:
+            self.scale_norm = nn.BatchNorm1d(2 * c.channels)
+            self.out_features += 2 * c.channels
         convs, norms, excite = [], [], []
         width = c.channels
         for filters, kernel in zip(FCN_FILTERS, FCN_KERNELS, strict=True):
@@ -161,6 +186,10 @@ class FCNBranches(nn.Module):
             steps = torch.arange(L, device=x.device)
             mask = (steps[None, :] < lengths.to(x.device)[:, None]).unsqueeze(1)  # (N, 1, L)
         h = x.transpose(1, 2)  # (N, C, L)
+        scale = None
+        if self.scale_norm is not None:
+            h, scale = series_normalise(h, mask)
+            x = h.transpose(1, 2)  # what the recurrent branch reads too
         for k, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             k_size = conv.kernel_size[0]  # "same" as Keras pads an even kernel: one more right
             h = F.relu(norm(conv(F.pad(h, ((k_size - 1) // 2, k_size // 2))), mask))
@@ -171,9 +200,19 @@ class FCNBranches(nn.Module):
         local = h.transpose(1, 2)  # (N, L, 128)
         if pool == "none":
             return None, local
-        return torch.cat(
-            [_masked_mean(h, mask), self.rnn_dropout(self._recur(x, lengths))], 1
-        ), local
+        parts = [_masked_mean(h, mask), self.rnn_dropout(self._recur(x, lengths))]
+        if scale is not None:
+            parts.append(self._scale_features(scale))
+        return torch.cat(parts, 1), local
+
+    def _scale_features(self, scale: Tensor) -> Tensor:
+        """The (N, 2C) series statistics batch-normalised (a batch of one series, which has no
+        batch statistics, by the running ones)."""
+        bn = self.scale_norm
+        if not (self.training and scale.shape[0] == 1):
+            return bn(scale)
+        return F.batch_norm(scale, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                            False, 0.0, bn.eps)  # fmt: skip
 
     def _recur(self, x: Tensor, lengths: Tensor | None) -> Tensor:
         if not self.config.shuffle:
