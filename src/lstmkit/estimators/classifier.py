@@ -65,10 +65,12 @@ class Classifier(ClassifierMixin, SequenceEstimator):
         (the papers' dimension shuffle); False: the L steps of C channels.
     rnn_dropout : float, default 0.8
         lstm-fcn / mlstm-fcn: dropout on the recurrent branch's last state.
-    series_norm : bool, default False
+    series_norm : bool, default True
         lstm-fcn / mlstm-fcn: the network reads each series z-normalised per channel, and its
-        means and log standard deviations join the pooled features (for sets whose series
-        differ in scale by orders of magnitude, such as PLAID).
+        means and log standard deviations join the pooled features. On validation splits:
+        PLAID (series six orders of magnitude apart) 0.795 against 0.453 without; GunPoint,
+        ArrowHead and BasicMotions over two seeds the same or better (ArrowHead 0.708 mean
+        against 0.667).
     cell : {"lstm", "peephole", "coupled", "gru", "layernorm"} or None, default None
         The recurrent step (docs: Cells and kernels). None: "lstm" for lstm-fcn / mlstm-fcn,
         "gru" for the encoder (validation splits: lstm x1 0.917 mean accuracy over GunPoint,
@@ -178,7 +180,7 @@ class Classifier(ClassifierMixin, SequenceEstimator):
         arch: str = "auto",
         fcn_shuffle: bool = True,
         rnn_dropout: float = 0.8,
-        series_norm: bool = False,
+        series_norm: bool = True,
         hidden: int = 128,
         layers: int | None = None,
         cell: str | None = None,

@@ -46,6 +46,9 @@ class Regressor(RegressorMixin, SequenceEstimator):
         As for ``Classifier``; the regressor's default is LSTM-FCN, chosen on a validation
         split of Tecator's training data (RMSE 3.55 against the encoder's 10.15 at 300 steps;
         benchmarks/results/regress_tecator-dev*.json).
+    series_norm : bool, default False
+        As for ``Classifier``, but off: the regressor's default was chosen before the option
+        existed (on Tecator) and has not been measured with it.
     min_steps : int, default 1000
         With ``epochs=None``, the fewest optimizer steps (on the same split: 2.19 RMSE at 1000
         steps, 3.55 at 300).
