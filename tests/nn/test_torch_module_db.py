@@ -81,17 +81,26 @@ def _run(module: nn.Module, sample, seed: int = 0):
 
 
 def _assert_same(ours, theirs, what: str, **tol) -> None:
-    """Equal outputs and gradients; assert_close's tolerances for the dtype unless ``tol``."""
+    """Equal outputs and gradients; assert_close's tolerances for the dtype unless ``tol``,
+    whose atol then scales with the largest expected value of each tensor (a float32 gradient
+    summed over steps carries an error relative to its largest terms, not to each element: a
+    layernorm gradient element of 0.2 beside ones of 15 measured 7.6e-5 off)."""
     (out_a, gin_a, gp_a), (out_b, gin_b, gp_b) = ours, theirs
     assert len(out_a) == len(out_b), f"{what}: {len(out_a)} outputs, expected {len(out_b)}"
-    close = torch.testing.assert_close
+
+    def close(a, b, msg):
+        scaled = dict(tol)
+        if b is not None and tol and b.numel():
+            scaled["atol"] = tol["atol"] * max(1.0, b.detach().abs().max().item())
+        torch.testing.assert_close(a, b, **scaled, msg=msg)
+
     for k, (a, b) in enumerate(zip(out_a, out_b, strict=True)):
-        close(a, b, **tol, msg=lambda m, k=k: f"{what}: output {k}: {m}")
+        close(a, b, msg=lambda m, k=k: f"{what}: output {k}: {m}")
     for k, (a, b) in enumerate(zip(gin_a, gin_b, strict=True)):
-        close(a, b, **tol, msg=lambda m, k=k: f"{what}: input grad {k}: {m}")
+        close(a, b, msg=lambda m, k=k: f"{what}: input grad {k}: {m}")
     assert gp_a.keys() == gp_b.keys()
     for name in gp_b:
-        close(gp_a[name], gp_b[name], **tol, msg=lambda m, n=name: f"{what}: {n}: {m}")
+        close(gp_a[name], gp_b[name], msg=lambda m, n=name: f"{what}: {n}: {m}")
 
 
 def _build(cls, sample, dtype, **options) -> nn.Module:
