@@ -134,16 +134,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """For ``--dist loadgroup``: a module's tests run on one worker (its module-scoped trained
     fixtures are built once), UNGROUPED ones test by test; LONGEST_FIRST modules go first."""
-    root = config.rootpath
-
-    def module(item: pytest.Item) -> str:
-        return item.path.relative_to(root).as_posix()
-
-    for item in items:
-        if config.pluginmanager.hasplugin("xdist") and module(item) not in UNGROUPED:
-            item.add_marker(pytest.mark.xdist_group(module(item)))
+    modules = {item: item.path.relative_to(config.rootpath).as_posix() for item in items}
+    if config.pluginmanager.hasplugin("xdist"):
+        for item, module in modules.items():
+            if module not in UNGROUPED:
+                item.add_marker(pytest.mark.xdist_group(module))
     rank = {m: k for k, m in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(module(item), len(rank)))  # stable: else as collected
+    items.sort(key=lambda item: rank.get(modules[item], len(rank)))  # stable: else as collected
 
 
 _ONE_THREAD_DIRS = ("nn", "kernels", "textgen", "inspect", "export")
