@@ -379,7 +379,9 @@ class LSTM(nn.Module):
 
 # torch's kernels run outside the compiled graph, as torch.nn.LSTM / GRU do under torch.compile
 # (inductor's CPU lowering of a decomposed LSTM fails when only the weights need gradients).
-_run_native_eagerly = torch.compiler.disable(run_native)
+# torch's lazy form of torch.compiler.disable: importing torch._dynamo on import cost every
+# process that never compiles 2.5 s (the CLI's --help among them).
+_run_native_eagerly = torch._disable_dynamo(run_native)
 
 
 def _check_proj(proj_size: object, hidden_size: int, spec: CellSpec, cell: str, backend: str):
