@@ -7,6 +7,7 @@ import sys
 import pytest
 from tests.cli.inproc import lstmkit_cli
 
+from lstmkit.cli.core_cmds import DEMO_OPTIONS
 from lstmkit.cli.main import main
 
 
@@ -22,7 +23,9 @@ def test_help_lists_subcommands():
     assert "demo" in r.stdout and "bench" in r.stdout
 
 
-def test_demo_without_bench_reports_checks(capsys, tmp_path):
+def test_demo_without_bench_reports_checks(capsys, tmp_path, monkeypatch):
+    # the text model at 64 units: 2 epochs of the demo's 256-unit model alone took 100 s here
+    monkeypatch.setitem(DEMO_OPTIONS, "textgen", {"epochs": 1, "hidden": 64})
     assert main(["demo", "--no-bench", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert (tmp_path / "classify-digits" / "metrics.json").is_file()

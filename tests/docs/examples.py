@@ -10,7 +10,8 @@ earlier page ran with the same arguments and input files is the same seeded run:
 from there, printed lines and all, rather than trained again.
 
 Short settings: training is cut to one epoch (``--epochs 1 --min-steps 0``, two tune trials,
-no AutoETS / AutoTheta baselines, ensembles of 2), the one change made to what the page says.
+no AutoETS / AutoTheta baselines, ensembles of 2, text models of 64 units), the one change
+made to what the page says.
 A console block's printed lines are then checked for their form (numbers and spacing aside):
 each must match a line that the command prints. ``full=True`` runs the pages at their own
 settings and also compares the printed numbers, for a maintainer refreshing the pages:
@@ -38,6 +39,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from filelock import FileLock
+
 ROOT = Path(__file__).resolve().parents[2]
 SKIP = re.compile(r"<!--\s*docs-check:\s*skip\s+(.+?)\s*-->")
 FENCE = re.compile(r"^```(\w*)\s*$")
@@ -54,7 +57,7 @@ SHORT = {  # (command, task) -> flags appended in short mode (argparse keeps the
     ("train", "classify"): ["--epochs", "1", "--min-steps", "0"],
     ("train", "regress"): ["--epochs", "1", "--min-steps", "0"],
     ("train", "forecast"): ["--epochs", "1", "--min-steps", "0", "--no-baselines"],
-    ("train", "textgen"): ["--epochs", "1"],
+    ("train", "textgen"): ["--epochs", "1", "--hidden", "64"],  # 18 s against 60 at 256 units
     ("tune", "classify"): ["--trials", "2", "--epochs", "1"],
     ("tune", "regress"): ["--trials", "2", "--epochs", "1"],
     ("tune", "forecast"): ["--trials", "2", "--epochs", "1"],
@@ -273,6 +276,8 @@ class PageRun:
             args = [*args, *SHORT.get(tuple(args[:2]), [])]
             if "--ensemble" in args:
                 args += ["--ensemble", "2"]
+            if args[:2] == ["train", "textgen"] and "--embedding" in args:
+                args += ["--embedding", "64"]  # tied weights need it equal to --hidden
         start = time.perf_counter()
         code, printed = self.lstmkit(args)
         self.ran.append(f"{cmd}  ({time.perf_counter() - start:.1f} s)")
@@ -284,20 +289,32 @@ class PageRun:
     def lstmkit(self, args: list[str]) -> tuple[int, list[str]]:
         """``lstmkit ARGS`` in this process, with its log lines. A ``train ... --out RUN`` that a
         page already ran with the same arguments and input files (so the same seeded run) is
-        copied from that run, printed lines and all."""
+        copied from that run, printed lines and all (one run per ``shared`` folder, which the
+        xdist workers share: the second waits for the first)."""
+        out = args[args.index("--out") + 1] if args[0] == "train" and "--out" in args else None
+        if out is None or self.shared is None or Path(out).exists():
+            return self._lstmkit(args)
+        digest = hashlib.sha1("\0".join(args).encode())
+        for a in args:
+            if Path(a).is_file():
+                digest.update(Path(a).read_bytes())
+        key = self.shared / "trained" / digest.hexdigest()[:16]
+        key.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{key}.lock"):  # a page on another xdist worker waits for this run
+            if not (key / "printed.txt").is_file():
+                code, printed = self._lstmkit(args)
+                if code != 0:
+                    return code, printed
+                shutil.copytree(out, key / "run")
+                (key / "printed.txt").write_text("\n".join(printed))
+                return code, printed
+            shutil.copytree(key / "run", out)
+            return 0, (key / "printed.txt").read_text().splitlines()
+
+    @staticmethod
+    def _lstmkit(args: list[str]) -> tuple[int, list[str]]:
         from tests.cli.inproc import lstmkit_cli
 
-        out = args[args.index("--out") + 1] if args[0] == "train" and "--out" in args else None
-        key = None
-        if out is not None and self.shared is not None and not Path(out).exists():
-            digest = hashlib.sha1("\0".join(args).encode())
-            for a in args:
-                if Path(a).is_file():
-                    digest.update(Path(a).read_bytes())
-            key = self.shared / "trained" / digest.hexdigest()[:16]
-            if (key / "printed.txt").is_file():
-                shutil.copytree(key / "run", out)
-                return 0, (key / "printed.txt").read_text().splitlines()
         if "--nproc" in args:  # its worker processes print to the real terminal: run it so
             import subprocess
 
@@ -305,11 +322,7 @@ class PageRun:
                                     capture_output=True, timeout=600)  # fmt: skip
         else:
             result = lstmkit_cli(*args, logs=True)
-        printed = (result.stdout + result.stderr).splitlines()
-        if key is not None and result.returncode == 0:
-            shutil.copytree(out, key / "run")
-            (key / "printed.txt").write_text("\n".join(printed))
-        return result.returncode, printed
+        return result.returncode, (result.stdout + result.stderr).splitlines()
 
     def borrow(self, run: str, cmd: Command) -> None:
         """A run directory the page uses but does not make: made once by its creator, copied."""
@@ -317,10 +330,11 @@ class PageRun:
         if maker is None or self.shared is None:
             raise self.fail(cmd.line, f"`{cmd}` names {run}, which no page makes with --out")
         made = self.shared / "made"
-        if not (made / run).exists():
-            made.mkdir(parents=True, exist_ok=True)
-            with contextlib.chdir(made):
-                PageRun(self.page, made, self.shared, self.full).shell(maker, {run})
+        made.mkdir(parents=True, exist_ok=True)
+        with FileLock(made / f"{run.replace('/', '_')}.lock"):
+            if not (made / run).exists():
+                with contextlib.chdir(made):
+                    PageRun(self.page, made, self.shared, self.full).shell(maker, {run})
         shutil.copytree(made / run, self.folder / run)
 
     def compare(self, cmd: Command, printed: list[str]) -> None:

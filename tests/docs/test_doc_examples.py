@@ -4,6 +4,7 @@ The harness itself is checked on small pages that must fail."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def shared_runs(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("doc-runs")
+    """Run directories the pages share: one folder for all xdist workers of the session (the
+    parent of each worker's base folder), so a run that two pages make trains once."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return tmp_path_factory.mktemp("doc-runs")
+    shared = tmp_path_factory.getbasetemp().parent / "doc-runs"
+    shared.mkdir(exist_ok=True)
+    return shared
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(ROOT)))
