@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.cli.inproc import lstmkit_cli
 
 # digits (8 rows x 8 pixels, 10 classes): 20 epochs bring one and two processes to the same
 # accuracy (0.944 both, measured) in a few seconds each.
@@ -183,8 +184,9 @@ def test_torchrun_runs_lstmkit_directly(tmp_path):
 
 
 def test_mistakes_are_one_line(tmp_path):
+    # the usage errors in this process, the workers' failure in real ones
     _one_error_line(
-        cli("train", "classify", "--arch", "encoder", *DIGITS, "--nproc", "0"),
+        lstmkit_cli("train", "classify", "--arch", "encoder", *DIGITS, "--nproc", "0"),
         2,
         "positive integer",
     )
@@ -203,5 +205,5 @@ def test_mistakes_are_one_line(tmp_path):
     )
     _one_error_line(r, 1, "missing.npz")
     assert not out.exists()  # nothing half-made stays
-    r = cli("tune", "classify", "--data", "digits", "--trials", 1, "--nproc", 2)
+    r = lstmkit_cli("tune", "classify", "--data", "digits", "--trials", 1, "--nproc", 2)
     _one_error_line(r, 1, "--nproc is for lstmkit train")

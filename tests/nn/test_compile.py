@@ -97,7 +97,7 @@ def test_backend_torch_breaks_the_graph_as_torch_does(cell):
     does for torch.nn.LSTM): fullgraph=True refuses it, default compile runs it eagerly."""
     model = _model(cell, "torch")
     x, h0 = _inputs(model)
-    with pytest.raises(Exception, match="disable|skipped"):
+    with pytest.raises(Exception, match=r"disable|skipped"):
         torch.compile(model, backend="aot_eager", fullgraph=True)(x, h0)
 
 
