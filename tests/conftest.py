@@ -131,6 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """For ``--dist loadgroup``: a module's tests run on one worker (its module-scoped trained
     fixtures are built once), UNGROUPED ones test by test; LONGEST_FIRST modules go first."""
