@@ -21,7 +21,7 @@ run: setup
 	$(BIN)/lstmkit demo
 
 test: setup
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup --no-loadscope-reorder
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
