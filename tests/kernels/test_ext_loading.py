@@ -3,8 +3,8 @@
 Each case runs fresh Python processes on a cache folder of its own (``LSTMKIT_CACHE``): a built
 extension loads while another process holds the build lock; a build killed half-way leaves
 torch's ``lock`` file and no ``built.json``: two processes started together clear them and both
-load the kernels, built once. Every process runs
-under a generous timeout, so a hang fails the test instead of blocking the suite.
+load the kernels, built once. Every process runs under a generous timeout, so a hang fails the
+test instead of blocking the suite.
 """
 
 from __future__ import annotations
