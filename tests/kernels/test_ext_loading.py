@@ -40,7 +40,7 @@ def _env(cache: Path) -> dict:
     return dict(os.environ, LSTMKIT_CACHE=str(cache), LSTMKIT_NO_EXT="0")
 
 
-def _load_in_process(cache: Path, timeout: float = HANG) -> str:
+def _load_in_process(cache: Path, timeout: float) -> str:
     out = subprocess.run([sys.executable, "-c", _LOAD], env=_env(cache), capture_output=True,
                          text=True, timeout=timeout)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
